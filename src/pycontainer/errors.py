@@ -1,0 +1,68 @@
+"""The one exception hierarchy of pycontainer.
+
+Everything the library raises on purpose derives from :class:`PycontainerError`;
+the CLI turns it into one line on stderr (and a JSON log line) and exit code 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PycontainerError(Exception):
+    """Base of every error pycontainer raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: where (a JSON path such as
+    ``linux.namespaces[3].type``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(PycontainerError):
+    """The config is malformed or inconsistent.  Carries every problem found;
+    ``path`` and ``message`` are those of the first one."""
+
+    def __init__(self, problems: list[Problem] | Problem | str, path: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(path, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        if not problems:
+            raise ValueError("ConfigError needs at least one problem")
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def path(self) -> str:
+        return self.problems[0].path
+
+    @property
+    def message(self) -> str:
+        return self.problems[0].message
+
+
+class ContainerError(PycontainerError):
+    """Creating, starting or controlling a container failed."""
+
+
+class ContainerNotFound(ContainerError):
+    """No container with that id exists under the state root."""
+
+
+class ContainerExists(ContainerError):
+    """A container with that id already exists under the state root."""
+
+
+class InvalidState(ContainerError):
+    """The operation does not fit the container's current status."""
+
+
+class ExecutableNotFound(ContainerError):
+    """``process.args[0]`` cannot be found in the container."""
