@@ -1,0 +1,55 @@
+"""pycontainer: a low-level OCI container runtime for Linux.
+
+The public API is re-exported here lazily, so ``import pycontainer`` costs
+almost nothing and a tool pays only for what it uses::
+
+    from pycontainer import load_config, Container
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+OCI_VERSION = "1.2.0"
+
+_EXPORTS = {
+    "load_config": "pycontainer.spec",
+    "validate": "pycontainer.spec",
+    "Spec": "pycontainer.spec",
+    "Container": "pycontainer.container",
+    "State": "pycontainer.state",
+    "PycontainerError": "pycontainer.errors",
+    "ConfigError": "pycontainer.errors",
+    "ContainerError": "pycontainer.errors",
+    "ContainerNotFound": "pycontainer.errors",
+    "ContainerExists": "pycontainer.errors",
+    "InvalidState": "pycontainer.errors",
+    "ExecutableNotFound": "pycontainer.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["OCI_VERSION", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pycontainer.container import Container
+    from pycontainer.errors import (
+        ConfigError,
+        ContainerError,
+        ContainerExists,
+        ContainerNotFound,
+        ExecutableNotFound,
+        InvalidState,
+        PycontainerError,
+    )
+    from pycontainer.spec import Spec, load_config, validate
+    from pycontainer.state import State
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pycontainer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
