@@ -1,0 +1,1 @@
+"""The C core; see core.c.  Import pycontainer.syscalls, not this package."""

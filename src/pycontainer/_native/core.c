@@ -1,0 +1,209 @@
+/* pycontainer's C core: the syscalls Python 3.11 has no wrapper for, and the
+ * last steps before execve, which must run with no Python in between (after
+ * setresuid and capset the interpreter may no longer be able to do anything).
+ *
+ * Every function returns -1 with errno set on failure; the Python side
+ * (pycontainer.syscalls) turns that into OSError naming the syscall. */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+/* clone(2) used like fork(2): no new stack, the child returns here and goes on
+ * in Python.  CPython's fork hooks run around it, exactly as os.fork() runs
+ * them, so locks, the GIL and os.register_at_fork callbacks stay sane.  cffi
+ * released the GIL for this call; the hooks need it, so take it back. */
+int pyc_clone(unsigned long flags)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyOS_BeforeFork();
+    long pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    int saved = errno;
+    if (pid == 0)
+        PyOS_AfterFork_Child();
+    else
+        PyOS_AfterFork_Parent();
+    PyGILState_Release(gil);
+    errno = saved;
+    return (int)pid;
+}
+
+int pyc_unshare(int flags) { return unshare(flags); }
+
+int pyc_setns(int fd, int nstype) { return setns(fd, nstype); }
+
+int pyc_pivot_root(const char *new_root, const char *put_old)
+{
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int pyc_mount(const char *source, const char *target, const char *fstype,
+              unsigned long flags, const char *data)
+{
+    return mount(source, target, fstype, flags, data);
+}
+
+int pyc_umount2(const char *target, int flags) { return umount2(target, flags); }
+
+struct pyc_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+int pyc_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                      unsigned long long attr_set, unsigned long long attr_clr,
+                      unsigned long long propagation, unsigned long long userns_fd)
+{
+    struct pyc_mount_attr attr = {attr_set, attr_clr, propagation, userns_fd};
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+int pyc_sethostname(const char *name, size_t len) { return sethostname(name, len); }
+
+int pyc_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
+
+int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
+              unsigned long arg4, unsigned long arg5)
+{
+    return prctl(option, arg2, arg3, arg4, arg5);
+}
+
+static int capget_v3(struct __user_cap_data_struct data[2])
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    return (int)syscall(SYS_capget, &hdr, data);
+}
+
+int pyc_capget(unsigned long long *effective, unsigned long long *permitted,
+               unsigned long long *inheritable)
+{
+    struct __user_cap_data_struct data[2];
+    if (capget_v3(data) < 0)
+        return -1;
+    *effective = data[0].effective | ((unsigned long long)data[1].effective << 32);
+    *permitted = data[0].permitted | ((unsigned long long)data[1].permitted << 32);
+    *inheritable = data[0].inheritable | ((unsigned long long)data[1].inheritable << 32);
+    return 0;
+}
+
+static int capset_v3(uint64_t effective, uint64_t permitted, uint64_t inheritable)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)},
+    };
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Mark every fd >= from close-on-exec.  Not closed outright: the init's sync
+ * socket must outlive a failing execve so the error can still be reported. */
+static int cloexec_from(int from)
+{
+    if (syscall(SYS_close_range, (unsigned int)from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return 0;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (int fd = from; fd < max; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0 && fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_seccomp(const struct pyc_exec *e)
+{
+    struct sock_fprog prog = {e->seccomp_len, (struct sock_filter *)e->seccomp_filter};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, e->seccomp_flags, &prog);
+}
+
+#define STEP(name, call)            \
+    do {                            \
+        if ((call) < 0) {           \
+            *failed_step = (name);  \
+            return -1;              \
+        }                           \
+    } while (0)
+
+/* The container process's last steps, in runc's order (finalizeNamespace and
+ * the standard init): no Python runs between them.
+ *
+ * Seccomp goes last, right before execve, when no_new_privs is set; without
+ * no_new_privs loading a filter needs CAP_SYS_ADMIN, so it must go in before
+ * the capabilities are dropped (runc does the same). */
+int pyc_exec(const struct pyc_exec *e, const char **failed_step)
+{
+    STEP("close_range", cloexec_from(e->close_from));
+
+    if (e->seccomp_len && !e->no_new_privs)
+        STEP("seccomp", load_seccomp(e));
+
+    if (e->set_caps) {
+        for (int cap = 0; cap <= e->last_cap; cap++)
+            if (!(e->cap_bounding & (1ULL << cap)))
+                STEP("prctl(PR_CAPBSET_DROP)", prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+        /* Keep the permitted set across the change of uid; capset trims it next. */
+        STEP("prctl(PR_SET_KEEPCAPS)", prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+    }
+
+    if (e->set_ids) {
+        /* Raw syscalls: glibc's wrappers would signal other threads (there are none). */
+        if (e->set_groups)
+            STEP("setgroups", (int)syscall(SYS_setgroups, e->ngroups, e->groups));
+        STEP("setresgid", (int)syscall(SYS_setresgid, e->gid, e->gid, e->gid));
+        STEP("setresuid", (int)syscall(SYS_setresuid, e->uid, e->uid, e->uid));
+    }
+
+    if (e->set_caps) {
+        STEP("prctl(PR_SET_KEEPCAPS)", prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0));
+        STEP("capset", capset_v3(e->cap_effective, e->cap_permitted, e->cap_inheritable));
+        STEP("prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+             prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+        for (int cap = 0; cap <= e->last_cap; cap++)
+            if (e->cap_ambient & (1ULL << cap))
+                STEP("prctl(PR_CAP_AMBIENT_RAISE)",
+                     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+    }
+
+    if (e->no_new_privs)
+        STEP("prctl(PR_SET_NO_NEW_PRIVS)", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+
+    if (e->seccomp_len && e->no_new_privs)
+        STEP("seccomp", load_seccomp(e));
+
+    execve(e->path, e->argv, e->envp);
+    *failed_step = "execve";
+    return -1;
+}

@@ -1,0 +1,176 @@
+"""The typed Python face of the C core: the one seam between pycontainer and
+the kernel calls Python has no wrapper for.
+
+Each function raises ``OSError(errno, "<syscall>: <strerror>")`` on failure,
+so an error message always names the call that failed.  Tests of pure logic
+may replace this module's functions; everything else calls them from here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pycontainer._native._core import ffi, lib
+
+# clone(2) / unshare(2) / setns(2) flags, from <linux/sched.h>.
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_PARENT = 0x00008000
+
+# prctl(2) options used by the runtime.
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_SET_CHILD_SUBREAPER = 36
+
+MNT_DETACH = 2
+
+
+def _fail(name: str) -> OSError:
+    err = ffi.errno
+    return OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def _check(name: str, rc: int) -> int:
+    if rc < 0:
+        raise _fail(name)
+    return rc
+
+
+def _cstr(value: str | bytes | os.PathLike | None):
+    if value is None:
+        return ffi.NULL
+    return os.fsencode(value)
+
+
+def clone(flags: int) -> int:
+    """fork(2) with namespace flags: returns the child's pid in the parent and
+    0 in the child, which goes on running Python (CPython's fork hooks run)."""
+    return _check("clone", lib.pyc_clone(flags))
+
+
+def unshare(flags: int) -> None:
+    _check("unshare", lib.pyc_unshare(flags))
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check("setns", lib.pyc_setns(fd, nstype))
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check("pivot_root", lib.pyc_pivot_root(_cstr(new_root), _cstr(put_old)))
+
+
+def mount(
+    source: str | None, target: str | os.PathLike, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
+    rc = lib.pyc_mount(_cstr(source), _cstr(target), _cstr(fstype), flags, _cstr(data or None))
+    if rc < 0:
+        err = ffi.errno
+        raise OSError(err, f"mount {source or fstype} on {target}: {os.strerror(err)}")
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    _check("umount2", lib.pyc_umount2(_cstr(target), flags))
+
+
+def mount_setattr(
+    dirfd: int, path: str, flags: int, attr_set: int = 0, attr_clr: int = 0, propagation: int = 0, userns_fd: int = 0
+) -> None:
+    rc = lib.pyc_mount_setattr(dirfd, _cstr(path), flags, attr_set, attr_clr, propagation, userns_fd)
+    _check("mount_setattr", rc)
+
+
+def sethostname(name: str) -> None:
+    raw = name.encode()
+    _check("sethostname", lib.pyc_sethostname(raw, len(raw)))
+
+
+def setdomainname(name: str) -> None:
+    raw = name.encode()
+    _check("setdomainname", lib.pyc_setdomainname(raw, len(raw)))
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    return _check("prctl", lib.pyc_prctl(option, arg2, arg3, arg4, arg5))
+
+
+def capget() -> tuple[int, int, int]:
+    """The calling thread's (effective, permitted, inheritable) sets as bitmasks."""
+    eff, perm, inh = ffi.new("unsigned long long *"), ffi.new("unsigned long long *"), ffi.new("unsigned long long *")
+    _check("capget", lib.pyc_capget(eff, perm, inh))
+    return eff[0], perm[0], inh[0]
+
+
+@dataclass
+class ExecRequest:
+    """Everything the final step needs; built in Python, carried out in C."""
+
+    path: str
+    argv: list[str]
+    envp: list[str]
+    close_from: int = 3
+    uid: int | None = None  # None: keep the current ids
+    gid: int = 0
+    groups: list[int] | None = None  # None: do not call setgroups (denied in the user ns)
+    capabilities: dict[str, int] | None = None  # bounding/effective/permitted/inheritable/ambient masks
+    last_cap: int = 40
+    no_new_privs: bool = False
+    seccomp_filter: bytes = b""  # packed struct sock_filter[]
+    seccomp_flags: int = 0
+    _keep: list = field(default_factory=list, repr=False)
+
+
+def exec_final(req: ExecRequest) -> None:
+    """Set ids, drop capabilities, no_new_privs, seccomp, mark fds close-on-exec
+    and execve, with no Python in between.  Returns only by raising OSError."""
+    keep = req._keep
+    e = ffi.new("struct pyc_exec *")
+    keep.append(e)
+
+    def cstr_array(items: list[str]):
+        cs = [ffi.new("char[]", os.fsencode(s)) for s in items]
+        keep.extend(cs)
+        arr = ffi.new("char *[]", cs + [ffi.NULL])
+        keep.append(arr)
+        return arr
+
+    path = ffi.new("char[]", os.fsencode(req.path))
+    keep.append(path)
+    e.path = path
+    e.argv = cstr_array(req.argv)
+    e.envp = cstr_array(req.envp)
+    e.close_from = req.close_from
+    if req.uid is not None:
+        e.set_ids = 1
+        e.uid, e.gid = req.uid, req.gid
+        if req.groups is not None:
+            e.set_groups = 1
+            groups = ffi.new("unsigned int[]", req.groups or [0])
+            keep.append(groups)
+            e.ngroups, e.groups = len(req.groups), groups
+    if req.capabilities is not None:
+        e.set_caps = 1
+        e.last_cap = req.last_cap
+        caps = req.capabilities
+        e.cap_bounding = caps["bounding"]
+        e.cap_effective = caps["effective"]
+        e.cap_permitted = caps["permitted"]
+        e.cap_inheritable = caps["inheritable"]
+        e.cap_ambient = caps["ambient"]
+    e.no_new_privs = int(req.no_new_privs)
+    if req.seccomp_filter:
+        buf = ffi.new("char[]", req.seccomp_filter)
+        keep.append(buf)
+        e.seccomp_filter = buf
+        e.seccomp_len = len(req.seccomp_filter) // 8
+        e.seccomp_flags = req.seccomp_flags
+    step = ffi.new("const char **")
+    lib.pyc_exec(e, step)
+    raise _fail(ffi.string(step[0]).decode())
