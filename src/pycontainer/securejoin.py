@@ -1,0 +1,254 @@
+"""Resolve paths inside a container root without ever leaving it.
+
+The container's rootfs is controlled by whoever built the image, and mount
+destinations such as ``/dev/shm`` or ``/etc/resolv.conf`` are looked up inside
+it.  A naive ``os.path.join(rootfs, dest)`` lets the image redirect the lookup
+with a symlink (``/dev -> /``, ``etc -> ../../../etc``) so the runtime mounts
+over or creates files on the *host*; swapping a component for a symlink between
+the check and the mount is CVE-2021-30465.  This module resolves such paths the
+way the kernel would inside a ``chroot(root)``: symlinks are followed, but an
+absolute target restarts at ``root`` and ``..`` never climbs above it.
+
+Two flavours exist, modelled on Go's ``github.com/cyphar/filepath-securejoin``:
+
+* :func:`secure_join` works on path strings.  Its answer is only as good as
+  the moment it was computed: anyone who can still write inside the root can
+  swap a component afterwards.  Use it for messages, for paths on the host that
+  nobody else controls, and where a path string is unavoidable.
+* :func:`open_in_root` walks the tree with ``O_PATH`` file descriptors, one
+  component at a time, never letting the kernel follow a symlink on its own.
+  The fd it returns is pinned to the object it resolved, and
+  :func:`fd_path` turns it into a path that ``mount(2)`` follows to exactly
+  that object.  This is what the container init uses to set up mounts.
+
+Only the standard library is used so the module is cheap to import in the
+container init.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections import deque
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["MAX_SYMLINKS", "fd_path", "open_in_root", "secure_join"]
+
+#: How many symlinks one resolution may follow before giving up with ELOOP.
+#: Linux's own limit (``MAXSYMLINKS`` in fs/namei.c) so that a path which
+#: works in the container also works here and a loop fails the same way.
+MAX_SYMLINKS = 40
+
+_O_PATH_NOFOLLOW = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+
+#: Mode of intermediate directories :func:`open_in_root` creates; only the
+#: final component gets the caller's ``mode`` (a file mode such as 0o644 on a
+#: parent directory would make everything below it unreachable).
+_INTERMEDIATE_DIR_MODE = 0o755
+
+
+def _eloop(root: str | os.PathLike[str] | int, unsafe: str) -> OSError:
+    where = f"/proc/self/fd/{root}" if isinstance(root, int) else os.fspath(root)
+    return OSError(errno.ELOOP, os.strerror(errno.ELOOP), f"{where}/{unsafe.lstrip('/')}")
+
+
+def secure_join(root: str | os.PathLike[str], unsafe: str) -> Path:
+    """Join ``unsafe`` onto ``root`` as if ``root`` were ``/``.
+
+    ``unsafe`` may be absolute or relative; either way it is taken relative to
+    ``root``.  Each component is looked up on disk (``lstat``): symlinks are
+    expanded in place, absolute targets restart at ``root``, ``..`` never goes
+    above ``root``.  Components that do not exist (or sit below a non-directory)
+    are appended as they are, so the result can name something yet to be
+    created.  The result is absolute, lexically clean and lies under ``root``.
+
+    ``root`` itself must be trusted: it is made absolute but its own symlinks
+    are not resolved, and it must not contain ``..`` (which would make "under
+    root" ambiguous).
+
+    Raises ``OSError(ELOOP)`` after :data:`MAX_SYMLINKS` symlinks, and any other
+    ``lstat``/``readlink`` error than "does not exist".  Racy by nature: see
+    :func:`open_in_root` for the fd-based, race-free variant.
+    """
+    root_str = os.fspath(root)
+    if ".." in root_str.split("/"):
+        raise ValueError(f"root path {root_str!r} must not contain '..' components")
+    root_str = os.path.normpath(os.path.abspath(root_str))
+
+    current: list[str] = []  # resolved components below root; never symlinks
+    remaining: deque[str] = deque(unsafe.split("/"))
+    links = 0
+    while remaining:
+        part = remaining.popleft()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if current:
+                current.pop()
+            continue
+        candidate = os.path.join(root_str, *current, part)
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            # Missing (or below a non-directory): nothing on disk can
+            # redirect us, so take the component literally.
+            current.append(part)
+            continue
+        if not stat.S_ISLNK(st.st_mode):
+            current.append(part)
+            continue
+        links += 1
+        if links > MAX_SYMLINKS:
+            raise _eloop(root_str, unsafe)
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            current.clear()
+        remaining.extendleft(reversed(target.split("/")))
+    return Path(root_str, *current)
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        os.close(fds.pop())
+
+
+def _is_last(remaining: deque[str]) -> bool:
+    """True when nothing but no-op components (``""``, ``"."``) is left."""
+    return all(p in ("", ".") for p in remaining)
+
+
+def _create(dir_fd: int, name: str, kind: Literal["dir", "file"], mode: int) -> None:
+    """Create ``name`` in ``dir_fd`` without following any symlink.
+
+    ``mkdir`` never follows a trailing symlink, and ``O_CREAT|O_EXCL`` fails
+    on one, so an attacker who plants a symlink here gets EEXIST rather than a
+    file created wherever the link points.  EEXIST is tolerated: someone else
+    made the entry meanwhile, and the caller re-opens and inspects whatever is
+    there now.
+    """
+    try:
+        if kind == "dir":
+            os.mkdir(name, mode, dir_fd=dir_fd)
+        else:
+            fd = os.open(
+                name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                mode,
+                dir_fd=dir_fd,
+            )
+            os.close(fd)
+    except FileExistsError:
+        pass
+
+
+def open_in_root(
+    root_fd: int,
+    unsafe: str,
+    *,
+    create: Literal["dir", "file"] | None = None,
+    mode: int = 0o755,
+) -> int:
+    """Open ``unsafe`` inside the directory ``root_fd`` as if it were ``/``.
+
+    Returns a new ``O_PATH | O_CLOEXEC`` fd for the final component (the
+    caller closes it; ``root_fd`` is left alone).  The walk opens one
+    component at a time with ``O_PATH | O_NOFOLLOW`` relative to the previous
+    one, so the kernel never follows a symlink by itself.  A symlink found on
+    the way -- including as the final component -- is read through its own fd
+    (so it is the link we opened, not whatever replaced it since) and its
+    target is resolved inside the root: absolute targets restart at
+    ``root_fd``, ``..`` at the root stays at the root.  ``..`` goes back to the
+    directory fd we came from rather than asking the kernel for the parent, so
+    a directory moved out of the root cannot lead us outside either.  More
+    than :data:`MAX_SYMLINKS` links raises ``OSError(ELOOP)``.
+
+    With ``create`` set, missing components are created: intermediate ones as
+    directories (mode 0o755), the final one as a directory (``"dir"``) or an
+    empty regular file (``"file"``) with ``mode`` (umask applies).  Creation
+    never follows a symlink.  The final object is then checked to be of the
+    requested kind, existing or not: ``NotADirectoryError`` if a directory
+    was asked for, ``IsADirectoryError`` if a file was.  Without ``create``,
+    missing components raise ``FileNotFoundError``.
+
+    Every fd opened along the way is closed again, on success and on error.
+    """
+    if create not in (None, "dir", "file"):
+        raise ValueError(f"create must be 'dir', 'file' or None, not {create!r}")
+    # fds of the directories walked through below the root, innermost last;
+    # ".." pops one, an absolute symlink target clears them all.
+    stack: list[int] = []
+    remaining: deque[str] = deque(unsafe.split("/"))
+    links = 0
+    try:
+        while remaining:
+            part = remaining.popleft()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if stack:
+                    os.close(stack.pop())
+                continue
+            parent = stack[-1] if stack else root_fd
+            last = _is_last(remaining)
+            try:
+                fd = os.open(part, _O_PATH_NOFOLLOW, dir_fd=parent)
+            except FileNotFoundError:
+                if create is None:
+                    raise
+                if last:
+                    _create(parent, part, create, mode)
+                else:
+                    _create(parent, part, "dir", _INTERMEDIATE_DIR_MODE)
+                # Re-open what is there now; if a racing process swapped in a
+                # symlink, O_NOFOLLOW hands us the link and it is resolved
+                # inside the root below like any other.
+                fd = os.open(part, _O_PATH_NOFOLLOW, dir_fd=parent)
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISLNK(st.st_mode):
+                    links += 1
+                    if links > MAX_SYMLINKS:
+                        raise _eloop(root_fd, unsafe)
+                    target = os.readlink("", dir_fd=fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not stat.S_ISLNK(st.st_mode):
+                stack.append(fd)
+                continue
+            os.close(fd)
+            if target.startswith("/"):
+                _close_all(stack)
+            remaining.extendleft(reversed(target.split("/")))
+
+        if stack:
+            result = stack.pop()
+        else:
+            # The path named the root itself; hand out a fd of our own.
+            result = os.open(".", _O_PATH_NOFOLLOW | os.O_DIRECTORY, dir_fd=root_fd)
+        try:
+            if create is not None:
+                is_dir = stat.S_ISDIR(os.fstat(result).st_mode)
+                if create == "dir" and not is_dir:
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), unsafe)
+                if create == "file" and is_dir:
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), unsafe)
+        except BaseException:
+            os.close(result)
+            raise
+        return result
+    finally:
+        _close_all(stack)
+
+
+def fd_path(fd: int) -> str:
+    """The ``/proc/self/fd/N`` path of ``fd``.
+
+    Path-based syscalls given this path act on the object the fd refers to,
+    not on whatever its name resolves to now; this is how the runtime mounts
+    onto (and from) an :func:`open_in_root` result without following symlinks.
+    Needs ``/proc`` mounted in the caller's mount namespace.
+    """
+    return f"/proc/self/fd/{fd}"
