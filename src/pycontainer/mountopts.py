@@ -266,6 +266,11 @@ class MountOptions:
     extra: tuple[str, ...] = ()
 
     @property
+    def recursive_attr_clr(self) -> int:
+        """Alias of :attr:`recursive_attr_clear`, named like ``mount_attr.attr_clr``."""
+        return self.recursive_attr_clear
+
+    @property
     def has_recursive_attrs(self) -> bool:
         """Whether a ``mount_setattr(AT_RECURSIVE)`` pass is needed."""
         return bool(self.recursive_attr_set or self.recursive_attr_clear)

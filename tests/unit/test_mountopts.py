@@ -229,6 +229,7 @@ def test_recursive_attrs_last_wins() -> None:
     opts = parse_mount_options(["rro", "rrw", "rnoexec", "rsuid"], None)
     assert opts.recursive_attr_set == m.MOUNT_ATTR_NOEXEC
     assert opts.recursive_attr_clear == MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+    assert opts.recursive_attr_clr == opts.recursive_attr_clear
     opts = parse_mount_options(["rrw", "rro"], None)
     assert opts.recursive_attr_set == MOUNT_ATTR_RDONLY
     assert opts.recursive_attr_clear == 0
