@@ -1,0 +1,144 @@
+"""What each nsinit command does, on top of the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from pycontainer.container import Container
+from pycontainer.errors import ContainerError
+from pycontainer.state import DEFAULT_ROOT
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)  # fmt: skip
+
+
+def _root(args) -> Path:
+    return Path(args.root) if args.root else DEFAULT_ROOT
+
+
+def _create(args, container_id: str, bundle: str, spec=None) -> Container:
+    return Container.create(
+        container_id,
+        bundle,
+        spec=spec,
+        root=_root(args),
+        pid_file=getattr(args, "pid_file", None),
+        no_pivot=args.no_pivot,
+        preserve_fds=getattr(args, "preserve_fds", 0),
+    )
+
+
+def _run_foreground(container: Container) -> int:
+    """Start, relay signals to the init (like runc's signal proxy), wait,
+    delete; the container's exit code."""
+    try:
+        for sig in FORWARDED_SIGNALS:
+            signal.signal(sig, lambda s, _f: _forward(container.pid, s))
+        container.start()
+        return container.wait()
+    finally:
+        for sig in FORWARDED_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        container.delete(force=True)
+
+
+def _forward(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def cmd_run(args) -> int:
+    container = _create(args, args.id, args.bundle)
+    if args.detach:
+        container.start()
+        return 0
+    return _run_foreground(container)
+
+
+def cmd_exec(args) -> int:
+    target = args.target
+    if not (target.endswith(".json") and os.path.isfile(target)):
+        raise ContainerError(f"{target}: not a config file (exec into a running container is not supported yet)")
+    from pycontainer.spec import load_config
+
+    spec = load_config(target)
+    if args.cmd:
+        spec.process.args = list(args.cmd)
+    container_id = f"nsinit-{os.getpid()}-{os.urandom(4).hex()}"
+    return _run_foreground(_create(args, container_id, spec.bundle, spec=spec))
+
+
+def cmd_create(args) -> int:
+    _create(args, args.id, args.bundle)
+    return 0
+
+
+def cmd_start(args) -> int:
+    Container.load(args.id, _root(args)).start()
+    return 0
+
+
+def cmd_state(args) -> int:
+    state = Container.load(args.id, _root(args)).state()
+    print(json.dumps(state.to_oci(), indent=2))
+    return 0
+
+
+def cmd_kill(args) -> int:
+    Container.load(args.id, _root(args)).kill(parse_signal(args.signal))
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from pycontainer.errors import ContainerNotFound
+
+    try:
+        container = Container.load(args.id, _root(args))
+    except ContainerNotFound:
+        if args.force:
+            return 0  # runc: delete --force of an unknown id succeeds
+        raise
+    container.delete(force=args.force)
+    return 0
+
+
+def cmd_list(args) -> int:
+    root = _root(args)
+    containers = []
+    if root.is_dir():
+        for entry in sorted(root.iterdir()):
+            try:
+                containers.append(Container.load(entry.name, root).state())
+            except ContainerError:
+                continue
+    if args.quiet:
+        for s in containers:
+            print(s.id)
+    elif args.format == "json":
+        print(json.dumps([s.to_oci() for s in containers]))
+    else:
+        print(f"{'ID':<20}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}{'CREATED':<32}OWNER")
+        for s in containers:
+            pid = s.pid if s.status != "stopped" else 0
+            print(f"{s.id:<20}{pid:<10}{s.status:<10}{s.bundle:<40}{s.created:<32}{s.owner}")
+    return 0
+
+
+def parse_signal(text: str) -> int:
+    """A signal by number, name or short name (9, SIGKILL, KILL)."""
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise ContainerError(f"unknown signal {text!r}") from None
+
+

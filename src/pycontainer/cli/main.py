@@ -1,0 +1,60 @@
+"""``nsinit``'s entry point: parse, dispatch, report errors as runc does."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pycontainer.cli.args import ArgumentError, parse
+from pycontainer.errors import PycontainerError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    log_file, log_format = _log_settings(argv)
+    try:
+        args = parse(argv)
+        from pycontainer.cli import commands
+
+        return getattr(commands, "cmd_" + args.command)(args)
+    except (PycontainerError, ArgumentError, OSError) as e:
+        _report(str(e), log_file, log_format)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _log_settings(argv: list[str]) -> tuple[str | None, str]:
+    """--log and --log-format, read before parsing so even a parse error is logged."""
+    log_file, log_format = None, "text"
+    for i, arg in enumerate(argv):
+        if arg in ("--log", "--log-format") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(("--log=", "--log-format=")):
+            arg, value = arg.split("=", 1)
+        else:
+            continue
+        if arg == "--log":
+            log_file = value
+        else:
+            log_format = value
+    return log_file, log_format
+
+
+def _report(message: str, log_file: str | None, log_format: str) -> None:
+    """One line on stderr; with --log also appended to the log file (a JSON
+    object per line with --log-format json, as engines parse runc's)."""
+    print(f"nsinit: {message}", file=sys.stderr)
+    if not log_file:
+        return
+    from pycontainer.state import now_rfc3339
+
+    if log_format == "json":
+        line = json.dumps({"level": "error", "msg": message, "time": now_rfc3339()})
+    else:
+        line = f'time="{now_rfc3339()}" level=error msg="{message}"'
+    try:
+        with open(log_file, "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass

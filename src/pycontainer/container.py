@@ -1,0 +1,243 @@
+"""The container lifecycle: create, start, wait, kill, delete, state.
+
+``Container`` is what other tools import; the CLI is a thin layer over it.
+Creation registers an undo step for everything it makes (state dir, cgroups,
+processes) on an ExitStack, so a failure at any step leaves nothing behind::
+
+    from pycontainer import Container
+    with Container.create("demo", "/path/to/bundle") as c:
+        c.start()
+        print(c.wait())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from pathlib import Path
+
+from pycontainer import namespaces
+from pycontainer.errors import ConfigError, ContainerError, InvalidState
+from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
+
+
+class Container:
+    """A container under a state root, found by id."""
+
+    def __init__(self, state_dir: StateDir, state: State) -> None:
+        self._dir = state_dir
+        self._state = state
+        self._exit_code: int | None = None
+
+    # -- finding and making ----------------------------------------------------
+    @classmethod
+    def load(cls, container_id: str, root: str | os.PathLike = DEFAULT_ROOT) -> Container:
+        """The existing container ``container_id`` (ContainerNotFound if none)."""
+        state_dir = StateDir(Path(root), container_id)
+        return cls(state_dir, state_dir.load())
+
+    @classmethod
+    def create(
+        cls,
+        container_id: str,
+        bundle: str | os.PathLike | None = None,
+        *,
+        spec=None,
+        root: str | os.PathLike = DEFAULT_ROOT,
+        pid_file: str | os.PathLike | None = None,
+        no_pivot: bool = False,
+        preserve_fds: int = 0,
+    ) -> Container:
+        """Make the container up to the user's process: namespaces, cgroups,
+        rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
+        directory (its config.json is loaded) or a loaded ``spec``."""
+        from pycontainer import cgroups
+        from pycontainer.process.init import InitConfig, open_exec_fifo
+        from pycontainer.process.parent import kill_and_reap, spawn_init
+        from pycontainer.spec import check, load_config
+
+        if spec is None:
+            if bundle is None:
+                raise TypeError("Container.create needs a bundle or a spec")
+            spec = load_config(Path(bundle) / "config.json", bundle=bundle)
+        check(spec)
+        _check_runnable(spec)
+        plan = namespaces.plan(spec.linux.namespaces if spec.linux else [])
+        if spec.mounts and not plan.has("mount"):
+            raise ConfigError("mounts need a new or joined mount namespace (linux.namespaces)", "mounts")
+        namespaces.check_join_paths(plan)
+
+        state_dir = StateDir(Path(root), container_id)
+        with contextlib.ExitStack() as undo:
+            state_dir.create()
+            undo.callback(state_dir.remove)
+            cgroups_path = spec.linux.cgroups_path if spec.linux else None
+            manager = cgroups.manager_for(cgroups_path, container_id)
+            manager.create()
+            undo.callback(manager.destroy)
+
+            fifo_fd = open_exec_fifo(str(state_dir.fifo))
+            undo.callback(os.close, fifo_fd)
+            init_cfg = InitConfig(
+                spec=spec,
+                plan=plan,
+                exec_fifo_fd=fifo_fd,
+                cgroup_dirs=_cgroup_mount_dirs(manager.paths()),
+                no_pivot=no_pivot,
+                preserve_fds=preserve_fds,
+            )
+            pid = spawn_init(init_cfg, manager.add)
+            undo.callback(kill_and_reap, pid)
+
+            state = State(
+                id=container_id,
+                pid=pid,
+                bundle=str(spec.bundle),
+                rootfs=str(spec.rootfs),
+                created=now_rfc3339(),
+                annotations=dict(spec.annotations),
+                owner="",
+                init_start_time=process_start_time(pid) or 0,
+                cgroup_paths={k: str(v) for k, v in manager.paths().items()},
+                cgroup_created=[str(d) for d in manager.created_dirs()],
+            )
+            state_dir.save(state)
+            if pid_file is not None:
+                write_pid_file(pid_file, pid)
+            undo.pop_all()
+        os.close(fifo_fd)
+        state.status = "created"
+        return cls(state_dir, state)
+
+    @classmethod
+    def run(cls, container_id: str, bundle=None, **kwargs) -> int:
+        """create + start + wait + delete; returns the exit code."""
+        with cls.create(container_id, bundle, **kwargs) as c:
+            c.start()
+            return c.wait()
+
+    # -- what it is ------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._state.id
+
+    @property
+    def pid(self) -> int:
+        return self._state.pid
+
+    @property
+    def status(self) -> str:
+        self._state.status = self._dir.status_of(self._state)
+        return self._state.status
+
+    def state(self) -> State:
+        self.status  # noqa: B018 - refreshes the derived status
+        return self._state
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        """Let the init exec the user's process (runc's exec-fifo semantics)."""
+        status = self.status
+        if status != "created":
+            raise InvalidState(f"cannot start a container that is {status} (only a created one)")
+        try:
+            fd = os.open(self._dir.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENXIO):
+                raise InvalidState("cannot start: the container's init is no longer waiting") from None
+            raise
+        try:
+            self._dir.fifo.unlink()  # from now on the status reads "running"
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        status = self.status
+        if status == "stopped":
+            raise InvalidState("cannot kill a stopped container")
+        os.kill(self.pid, sig)
+
+    def wait(self) -> int:
+        """Wait for the init to exit; its exit code (128+N if killed by signal N).
+        Works for a container this process created, or polls for another's."""
+        if self._exit_code is not None:
+            return self._exit_code
+        try:
+            while True:
+                try:
+                    _, status = os.waitpid(self.pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            code = os.waitstatus_to_exitcode(status)
+            self._exit_code = 128 - code if code < 0 else code
+        except ChildProcessError:
+            while self.status != "stopped":
+                time.sleep(0.01)
+            self._exit_code = -1  # not our child: the kernel gives us no code
+        return self._exit_code
+
+    def delete(self, force: bool = False) -> None:
+        """Remove the container: its cgroups and state.  A live container needs
+        ``force`` (which kills it first)."""
+        from pycontainer import cgroups
+
+        status = self.status
+        if status != "stopped":
+            if not force:
+                raise InvalidState(f"cannot delete a container that is {status} (use --force)")
+            self._kill_and_wait()
+        cgroups.from_state(self._state.cgroup_paths, self._state.cgroup_created).destroy()
+        self._dir.remove()
+
+    def _kill_and_wait(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            deadline = time.monotonic() + 10
+            while self.status != "stopped" and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    # -- context manager: always clean up --------------------------------------
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._dir.exists():
+            self.delete(force=True)
+
+
+def _check_runnable(spec) -> None:
+    """What validation cannot know: the filesystem."""
+    if spec.process is None:
+        raise ConfigError("a process is required to run a container", "process")
+    rootfs = spec.rootfs
+    if not rootfs.is_dir():
+        raise ContainerError(f"rootfs ({rootfs}) does not exist or is not a directory")
+
+
+def _cgroup_mount_dirs(paths: dict[str, Path]) -> dict[str, str]:
+    """For ``cgroup`` mounts: each hierarchy's directory name under the cgroup
+    mount root (/sys/fs/cgroup/<name>) -> the container's dir in it; "" on a
+    pure v2 host, where the unified hierarchy is the mount root itself."""
+    out: dict[str, str] = {}
+    for directory in paths.values():
+        rel = Path(directory).relative_to("/sys/fs/cgroup") if str(directory).startswith("/sys/fs/cgroup/") else None
+        if rel is None:
+            continue
+        out.setdefault(rel.parts[0], str(directory))
+    return out
+
+
+def write_pid_file(path: str | os.PathLike, pid: int) -> None:
+    """The host pid in decimal, no newline, written atomically (engines read it)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(str(pid))
+    os.replace(tmp, path)

@@ -1,0 +1,384 @@
+"""The container's root filesystem, set up by the init inside its new mount
+namespace: propagation, the config's mounts in order, devices, pivot_root,
+then masked paths, read-only paths and a read-only root.
+
+Every mount target is resolved inside the rootfs with securejoin.open_in_root,
+which never follows a symlink out of it, and the mount is made on the
+/proc/self/fd/N path of the resolved fd: a symlink swapped in after the check
+cannot redirect it (CVE-2021-30465).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from pycontainer import syscalls
+from pycontainer.errors import ContainerError
+from pycontainer.mountopts import (
+    MS_BIND,
+    MS_MOVE,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_SLAVE,
+    PROPAGATION_FLAGS,
+    MountOptions,
+    bind_remount_flags,
+    needs_bind_remount,
+    parse_mount_options,
+)
+from pycontainer.securejoin import fd_path, open_in_root
+
+log = logging.getLogger(__name__)
+
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+
+
+@dataclass(frozen=True)
+class DeviceNode:
+    path: str
+    type: str  # "c", "b", "u", "p"
+    major: int = 0
+    minor: int = 0
+    file_mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+
+# The devices every Linux container gets (runtime-spec config-linux.md).
+DEFAULT_DEVICES = (
+    DeviceNode("/dev/null", "c", 1, 3),
+    DeviceNode("/dev/zero", "c", 1, 5),
+    DeviceNode("/dev/full", "c", 1, 7),
+    DeviceNode("/dev/random", "c", 1, 8),
+    DeviceNode("/dev/urandom", "c", 1, 9),
+    DeviceNode("/dev/tty", "c", 5, 0),
+)
+DEV_LINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+)
+
+
+# -- before pivot_root ---------------------------------------------------------------
+
+
+def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
+    """Everything that needs the host's view: propagation, the rootfs as a
+    mount point, the config's mounts, devices and the cwd.
+
+    ``cgroup_dirs`` maps a hierarchy's directory name under /sys/fs/cgroup
+    ("memory", "unified", ... or "" on a pure v2 host) to the container's
+    cgroup directory on the host, for ``cgroup`` mounts.  ``bind_devices``:
+    bind-mount the host's device nodes instead of mknod (in a user namespace
+    mknod is not allowed)."""
+    linux = spec.linux
+    rootfs = str(spec.rootfs)
+    propagation = PROPAGATION_FLAGS.get((linux.rootfs_propagation if linux else None) or "", MS_SLAVE | MS_REC)
+    # Nothing we mount may reach the host's mount namespace.
+    syscalls.mount(None, "/", None, propagation)
+    # pivot_root needs the new root to be a mount point.
+    syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        dev_is_bind = False
+        for index, m in enumerate(spec.mounts):
+            if m.destination.rstrip("/") == "/dev" and _is_bind(m):
+                dev_is_bind = True
+            _mount_entry(root_fd, m, f"mounts[{index}]", spec.bundle, cgroup_dirs)
+        if not dev_is_bind:
+            devices = list(DEFAULT_DEVICES) + [
+                DeviceNode(d.path, d.type, d.major or 0, d.minor or 0,
+                           0o666 if d.file_mode is None else d.file_mode, d.uid or 0, d.gid or 0)
+                for d in (linux.devices if linux else [])
+            ]  # fmt: skip
+            for dev in devices:
+                _create_device(root_fd, dev, bind_devices)
+            _create_dev_links(root_fd)
+        cwd = spec.process.cwd if spec.process else "/"
+        os.close(open_in_root(root_fd, cwd, create="dir"))
+    finally:
+        os.close(root_fd)
+
+
+def _is_bind(m) -> bool:
+    return m.type == "bind" or any(o in ("bind", "rbind") for o in m.options)
+
+
+def _mount_entry(root_fd: int, m, where: str, bundle: Path, cgroup_dirs: dict[str, str]) -> None:
+    opts = parse_mount_options(m.options, m.type)
+    if m.type == "cgroup":
+        _mount_cgroup(root_fd, m, opts, cgroup_dirs)
+        return
+    source = m.source
+    create = "dir"
+    if opts.bind:
+        source = str(bundle / source) if source and not source.startswith("/") else source
+        try:
+            st = os.stat(source)
+        except OSError as e:
+            raise ContainerError(f"{where}: mount source {source!r}: {e.strerror}") from None
+        if not stat.S_ISDIR(st.st_mode):
+            create = "file"
+    target_fd = _open_target(root_fd, m.destination, create, where)
+    try:
+        target = fd_path(target_fd)
+        if opts.bind:
+            syscalls.mount(source, target, None, MS_BIND | (MS_REC if opts.recursive else 0))
+        else:
+            syscalls.mount(source or m.type, target, m.type, opts.flags, opts.data or None)
+    except OSError as e:
+        raise ContainerError(f"{where}: {e.strerror}: {e.filename or ''} {_describe(m)}".rstrip()) from None
+    finally:
+        os.close(target_fd)
+    _finish_mount(root_fd, m.destination, opts, source if opts.bind else None, where)
+
+
+def _finish_mount(root_fd: int, destination: str, opts: MountOptions, bind_source: str | None, where: str) -> None:
+    """Remount flags onto a bind mount (the first pass ignores them), apply
+    propagation and recursive attributes.  Works on the new mount, re-resolved."""
+    wants_remount = bind_source is not None and needs_bind_remount(opts)
+    if not (wants_remount or opts.propagation or opts.recursive_attr_set or opts.recursive_attr_clr):
+        return
+    fd = _open_target(root_fd, destination, None, where)
+    try:
+        target = fd_path(fd)
+        if wants_remount:
+            locked = os.statvfs(bind_source).f_flag
+            syscalls.mount(None, target, None, bind_remount_flags(opts, locked))
+        for flag in opts.propagation:
+            syscalls.mount(None, target, None, flag)
+        if opts.recursive_attr_set or opts.recursive_attr_clr:
+            syscalls.mount_setattr(
+                fd, "", AT_EMPTY_PATH | AT_RECURSIVE, opts.recursive_attr_set, opts.recursive_attr_clr
+            )
+    except OSError as e:
+        raise ContainerError(f"{where}: remounting {destination}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _mount_cgroup(root_fd: int, m, opts: MountOptions, cgroup_dirs: dict[str, str]) -> None:
+    """A ``cgroup`` mount shows the container only its own cgroups: a tmpfs
+    with the container's directory of each hierarchy bound in (v1, hybrid), or
+    its unified directory bound at the destination (v2); read-only when the
+    options say ``ro``, as the engines ask."""
+    lock = opts.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    bind_flags = MS_BIND | MS_REMOUNT | lock | (opts.flags & MS_RDONLY)
+    dest = m.destination
+    if "" in cgroup_dirs:  # pure v2: the unified hierarchy is the mount itself
+        _mount_at(root_fd, dest, cgroup_dirs[""], None, MS_BIND)
+        _mount_at(root_fd, dest, None, None, bind_flags)
+        return
+    _mount_at(root_fd, dest, "tmpfs", "tmpfs", lock, "mode=755")
+    for name, host_dir in sorted(cgroup_dirs.items()):
+        sub = f"{dest.rstrip('/')}/{name}"
+        _mount_at(root_fd, sub, host_dir, None, MS_BIND)
+        _mount_at(root_fd, sub, None, None, bind_flags)
+    if opts.flags & MS_RDONLY:
+        _mount_at(root_fd, dest, None, None, MS_REMOUNT | MS_RDONLY | lock)
+
+
+def _mount_at(root_fd: int, dest: str, source: str | None, fstype: str | None, flags: int,
+              data: str | None = None) -> None:
+    """mount(2) on ``dest`` resolved inside the root (created as a directory
+    if missing).  Resolved anew each time, so a remount finds the new mount."""
+    fd = _open_target(root_fd, dest, "dir", dest)
+    try:
+        syscalls.mount(source, fd_path(fd), fstype, flags, data)
+    except OSError as e:
+        raise ContainerError(f"mounting {source or fstype or ''} on {dest}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _open_target(root_fd: int, path: str, create: str | None, where: str) -> int:
+    try:
+        return open_in_root(root_fd, path, create=create)
+    except OSError as e:
+        raise ContainerError(f"{where}: mount destination {path}: {e.strerror}") from None
+
+
+def _describe(m) -> str:
+    return f"(type {m.type}, source {m.source}, destination {m.destination})"
+
+
+def _create_device(root_fd: int, dev: DeviceNode, bind: bool) -> None:
+    parent, name = os.path.split(dev.path)
+    dir_fd = _open_target(root_fd, parent, "dir", dev.path)
+    try:
+        if bind:
+            # An empty file to bind the host's node onto.
+            fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+            os.close(fd)
+            node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                syscalls.mount(dev.path, fd_path(node), None, MS_BIND)
+            finally:
+                os.close(node)
+            return
+        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.type]
+        try:
+            os.mknod(name, kind | (dev.file_mode & 0o7777), os.makedev(dev.major, dev.minor), dir_fd=dir_fd)
+        except FileExistsError:
+            return
+        os.chown(name, dev.uid, dev.gid, dir_fd=dir_fd, follow_symlinks=False)
+        # mknod's mode went through the umask; make it exact.
+        os.chmod(name, dev.file_mode & 0o7777, dir_fd=dir_fd)
+    except OSError as e:
+        raise ContainerError(f"creating device {dev.path}: {e.strerror}") from None
+    finally:
+        os.close(dir_fd)
+
+
+def _create_dev_links(root_fd: int) -> None:
+    dev_fd = _open_target(root_fd, "/dev", "dir", "/dev")
+    try:
+        links = list(DEV_LINKS)
+        if os.path.exists("/proc/kcore"):
+            links.append(("/proc/kcore", "/dev/core"))
+        for target, link in links:
+            _symlink(target, os.path.basename(link), dev_fd)
+        # /dev/ptmx: the devpts instance's own ptmx, when /dev/pts is mounted.
+        try:
+            os.stat("pts/ptmx", dir_fd=dev_fd, follow_symlinks=False)
+            try:
+                os.unlink("ptmx", dir_fd=dev_fd)
+            except FileNotFoundError:
+                pass
+            _symlink("pts/ptmx", "ptmx", dev_fd)
+        except FileNotFoundError:
+            pass
+        try:
+            os.mkdir("shm", 0o1777, dir_fd=dev_fd)
+            os.chmod("shm", 0o1777, dir_fd=dev_fd)
+        except FileExistsError:
+            pass
+    finally:
+        os.close(dev_fd)
+
+
+def _symlink(target: str, name: str, dir_fd: int) -> None:
+    try:
+        os.symlink(target, name, dir_fd=dir_fd)
+    except FileExistsError:
+        pass
+
+
+# -- the switch ----------------------------------------------------------------------
+
+
+def pivot_root(rootfs: str) -> None:
+    """Make ``rootfs`` the root: pivot_root(".", ".") then detach the old root
+    stacked beneath, as runc does (no directory for the old root is needed)."""
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(rootfs)
+        syscalls.pivot_root(".", ".")
+        os.fchdir(old_root)
+        # The old root must not propagate our unmount to the host.
+        syscalls.mount(None, ".", None, MS_SLAVE | MS_REC)
+        syscalls.umount2(".", syscalls.MNT_DETACH)
+    finally:
+        os.close(old_root)
+    os.chdir("/")
+
+
+def move_root(rootfs: str) -> None:
+    """--no-pivot: move the rootfs mount over / and chroot into it (for hosts
+    where pivot_root is impossible, e.g. a ramfs root)."""
+    os.chdir(rootfs)
+    syscalls.mount(rootfs, "/", None, MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+# -- after pivot_root ----------------------------------------------------------------
+
+
+def finish(spec) -> None:
+    """Inside the new root: rootfs propagation, sysctl, masked and read-only
+    paths, then a read-only root if asked for."""
+    linux = spec.linux
+    if linux and linux.rootfs_propagation:
+        syscalls.mount(None, "/", None, PROPAGATION_FLAGS[linux.rootfs_propagation])
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        write_sysctls(spec)
+        if linux:
+            for path in linux.masked_paths:
+                _mask(root_fd, path)
+            for path in linux.readonly_paths:
+                _make_readonly(root_fd, path)
+        if spec.root and spec.root.readonly:
+            _remount_readonly("/", root_fd)
+    finally:
+        os.close(root_fd)
+
+
+def write_sysctls(spec) -> None:
+    for key, value in (spec.linux.sysctl if spec.linux else {}).items():
+        write_sysctl(key, value)
+
+
+def write_sysctl(key: str, value: str) -> None:
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise ContainerError(f"linux.sysctl: setting {key}={value!r}: {e.strerror}") from None
+
+
+def _mask(root_fd: int, path: str) -> None:
+    try:
+        fd = open_in_root(root_fd, path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ContainerError(f"linux.maskedPaths: {path}: {e.strerror}") from None
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            syscalls.mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY, None)
+        else:
+            syscalls.mount("/dev/null", fd_path(fd), None, MS_BIND)
+    finally:
+        os.close(fd)
+
+
+def _make_readonly(root_fd: int, path: str) -> None:
+    try:
+        fd = open_in_root(root_fd, path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ContainerError(f"linux.readonlyPaths: {path}: {e.strerror}") from None
+    try:
+        syscalls.mount(fd_path(fd), fd_path(fd), None, MS_BIND | MS_REC)
+    finally:
+        os.close(fd)
+    _remount_readonly(path, root_fd)
+
+
+def _remount_readonly(path: str, root_fd: int) -> None:
+    fd = open_in_root(root_fd, path)
+    try:
+        locked = os.fstatvfs(fd).f_flag
+        flags = bind_remount_flags(parse_mount_options(["ro"], "bind"), locked)
+        syscalls.mount(None, fd_path(fd), None, flags | MS_REC)
+    finally:
+        os.close(fd)
+
+

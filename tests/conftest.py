@@ -1,0 +1,159 @@
+"""Shared fixtures: a busybox root filesystem, bundles made from the example
+configs, a private state root, and the check that every container test leaves
+the host as it found it (mounts, cgroups, network links, child processes)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = REPO / "specs"
+NSINIT = [sys.executable, str(REPO / "bin" / "nsinit")]
+IS_ROOT = os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs root")
+    for item in items:
+        if "root" in item.keywords and not IS_ROOT:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("rootfs") / "rootfs"
+    subprocess.run([str(SPECS / "mkrootfs"), str(path)], check=True)
+    # pytest makes its temp dirs 0700; a user-namespaced container's root is
+    # an unprivileged host uid and must be able to reach its rootfs.
+    for parent in [path, *path.parents]:
+        if parent == Path(tempfile.gettempdir()):
+            break
+        parent.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def state_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+def example_config(name: str = "busybox") -> dict:
+    with open(SPECS / name / "config.json") as f:
+        return json.load(f)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Bundle:
+    """A bundle directory whose config.json starts from an example config and
+    points at the shared busybox rootfs."""
+
+    def __init__(self, path: Path, rootfs: Path, state_root: Path, config: dict) -> None:
+        self.path = path
+        self.state_root = state_root
+        self.config = config
+        self.config["root"]["path"] = str(rootfs)
+        self.id = "t-" + uuid.uuid4().hex[:12]
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    def write(self) -> Path:
+        self.config_path.write_text(json.dumps(self.config))
+        return self.config_path
+
+    def run(self, *cmd: str, timeout: float = 30, extra: list[str] | None = None) -> Result:
+        """``nsinit exec config.json -- CMD`` as a subprocess; its output."""
+        self.write()
+        argv = [*NSINIT, "--root", str(self.state_root), "exec", *(extra or []), str(self.config_path)]
+        if cmd:
+            argv += ["--", *cmd]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    def sh(self, script: str, **kw) -> Result:
+        return self.run("/bin/sh", "-c", script, **kw)
+
+
+@pytest.fixture
+def bundle(tmp_path, rootfs, state_root, host_clean) -> Bundle:
+    return Bundle(tmp_path, rootfs, state_root, copy.deepcopy(example_config("busybox")))
+
+
+@pytest.fixture
+def make_bundle(tmp_path, rootfs, state_root, host_clean):
+    def make(name: str = "busybox") -> Bundle:
+        sub = tmp_path / uuid.uuid4().hex[:8]
+        sub.mkdir()
+        return Bundle(sub, rootfs, state_root, copy.deepcopy(example_config(name)))
+
+    return make
+
+
+# -- the host must be left clean --------------------------------------------------------
+
+
+def _mounts() -> set[str]:
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[4] for line in f}
+
+
+def _cgroup_dirs() -> set[str]:
+    found = set()
+    base = Path("/sys/fs/cgroup")
+    for hierarchy in base.iterdir():
+        for dirpath, dirnames, _ in os.walk(hierarchy):
+            depth = dirpath[len(str(hierarchy)) :].count("/")
+            if depth >= 3:
+                dirnames[:] = []
+            found.add(dirpath)
+    return found
+
+
+def _links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def _children() -> set[int]:
+    kids = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+            kids.update(int(p) for p in f.read().split())
+    return kids
+
+
+def host_snapshot() -> dict[str, set]:
+    return {"mounts": _mounts(), "cgroups": _cgroup_dirs(), "links": _links(), "children": _children()}
+
+
+@pytest.fixture
+def host_clean(state_root):
+    """Compare the host before and after the test: nothing may be left."""
+    if not IS_ROOT:
+        yield
+        return
+    before = host_snapshot()
+    states_before = set(os.listdir(state_root))
+    yield
+    after = host_snapshot()
+    leaks = {k: sorted(map(str, after[k] - before[k])) for k in before if after[k] - before[k]}
+    leftover_states = set(os.listdir(state_root)) - states_before
+    if leftover_states:
+        leaks["state dirs"] = sorted(leftover_states)
+    assert not leaks, f"the test left things behind on the host: {leaks}"

@@ -1,0 +1,145 @@
+"""The container's process, observed from inside: pid 1, exit codes, env, cwd,
+user, umask, rlimits, capabilities, no_new_privs, oom_score_adj, fds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import NSINIT
+
+pytestmark = pytest.mark.root
+
+
+def status_field(text: str, name: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{name} not in {text!r}")
+
+
+def test_the_process_is_pid_1(bundle):
+    r = bundle.sh("echo $$")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1"
+
+
+def test_exit_code_comes_back(bundle):
+    assert bundle.sh("exit 7").returncode == 7
+
+
+def test_killed_by_signal_gives_128_plus_n(bundle):
+    # pid 1 ignores signals it has no handler for, except from its ancestors' namespace.
+    r = bundle.sh("kill -9 $$; sleep 5")
+    assert r.returncode in (0, 137)  # SIGKILL from inside the pid ns is ignored for pid 1
+    r = bundle.sh("sh -c 'kill -9 $$'; exit $?")
+    assert r.returncode == 137
+
+
+def test_args_override_and_env(bundle):
+    bundle.config["process"]["env"].append("GREETING=hello world")
+    r = bundle.run("/bin/sh", "-c", 'echo "$GREETING"')
+    assert r.stdout.strip() == "hello world"
+
+
+def test_cwd_is_used_and_created_if_missing(bundle):
+    bundle.config["process"]["cwd"] = "/work/here"
+    r = bundle.sh("pwd")
+    assert r.stdout.strip() == "/work/here", r.stderr
+
+
+def test_user_ids_and_additional_groups(bundle):
+    bundle.config["process"]["user"] = {"uid": 1234, "gid": 2345, "additionalGids": [11, 22]}
+    r = bundle.sh("cat /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert status_field(r.stdout, "Uid").split() == ["1234"] * 4
+    assert status_field(r.stdout, "Gid").split() == ["2345"] * 4
+    assert status_field(r.stdout, "Groups").split() == ["11", "22"]
+
+
+def test_umask(bundle):
+    bundle.config["process"]["user"]["umask"] = 0o027
+    assert bundle.sh("umask").stdout.strip() == "0027"
+
+
+def test_rlimits(bundle):
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654},
+                                           {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]  # fmt: skip
+    r = bundle.sh("ulimit -n; ulimit -Hn; ulimit -c")
+    assert r.stdout.split() == ["321", "654", "0"], r.stderr
+
+
+def test_raising_a_hard_rlimit_beyond_ours_is_a_clear_error(bundle):
+    hard = 1 << 40
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard, "hard": hard}]
+    r = bundle.sh("true")
+    assert r.returncode != 0
+    assert "RLIMIT_NOFILE" in r.stderr
+
+
+def test_capabilities_sets(bundle):
+    caps = {"bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"], "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]}  # fmt: skip
+    bundle.config["process"]["capabilities"] = caps
+    bundle.config["process"]["noNewPrivileges"] = False
+    r = bundle.sh("cat /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    kill, chown, raw = 1 << 5, 1 << 0, 1 << 13
+    # Across execve of a root process the kernel recomputes: P' = bounding-limited full set... for uid 0
+    # with no file caps, permitted = inheritable|bounding and effective = permitted.
+    assert int(status_field(r.stdout, "CapBnd"), 16) == kill | chown | raw
+    assert int(status_field(r.stdout, "CapInh"), 16) == chown
+    assert int(status_field(r.stdout, "CapAmb"), 16) == chown
+
+
+def test_capabilities_of_a_non_root_user_are_exactly_the_config(bundle):
+    caps = {"bounding": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL", "CAP_CHOWN"], "inheritable": ["CAP_KILL", "CAP_CHOWN"],
+            "ambient": ["CAP_KILL"]}  # fmt: skip
+    bundle.config["process"]["capabilities"] = caps
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    r = bundle.sh("cat /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    kill, chown = 1 << 5, 1 << 0
+    assert int(status_field(r.stdout, "CapBnd"), 16) == kill | chown
+    # A non-root execve keeps only the ambient set in permitted and effective.
+    assert int(status_field(r.stdout, "CapPrm"), 16) == kill
+    assert int(status_field(r.stdout, "CapEff"), 16) == kill
+    assert int(status_field(r.stdout, "CapAmb"), 16) == kill
+
+
+def test_no_new_privileges(bundle):
+    bundle.config["process"]["noNewPrivileges"] = True
+    assert status_field(bundle.sh("cat /proc/self/status").stdout, "NoNewPrivs") == "1"
+    bundle.config["process"]["noNewPrivileges"] = False
+    assert status_field(bundle.sh("cat /proc/self/status").stdout, "NoNewPrivs") == "0"
+
+
+def test_oom_score_adj(bundle):
+    bundle.config["process"]["oomScoreAdj"] = 500
+    assert bundle.sh("cat /proc/self/oom_score_adj").stdout.strip() == "500"
+
+
+def test_no_host_fd_reaches_the_container(bundle, tmp_path):
+    # An inheritable fd in the runtime (as a careless engine might leave) must not leak.
+    leak = open(tmp_path / "secret", "w")
+    os.set_inheritable(leak.fileno(), True)
+    try:
+        bundle.write()
+        argv = [*NSINIT, "--root", str(bundle.state_root), "exec", str(bundle.config_path),
+                "--", "/bin/ls", "/proc/self/fd"]  # fmt: skip
+        p = subprocess.run(argv, capture_output=True, text=True, pass_fds=(leak.fileno(),), timeout=30)
+    finally:
+        leak.close()
+    assert p.returncode == 0, p.stderr
+    # ls's own directory fd is 3.
+    assert sorted(int(x) for x in p.stdout.split()) == [0, 1, 2, 3]
+
+
+def test_stdio_is_the_runtimes(bundle):
+    bundle.write()
+    argv = [*NSINIT, "--root", str(bundle.state_root), "exec", str(bundle.config_path), "--", "/bin/cat"]
+    p = subprocess.run(argv, input="piped in\n", capture_output=True, text=True, timeout=30)
+    assert p.stdout == "piped in\n"
