@@ -29,7 +29,22 @@ _EXPORTS = {
     "ExecutableNotFound": "pycontainer.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["OCI_VERSION", "__version__"]
+__all__ = [
+    "OCI_VERSION",
+    "ConfigError",
+    "Container",
+    "ContainerError",
+    "ContainerExists",
+    "ContainerNotFound",
+    "ExecutableNotFound",
+    "InvalidState",
+    "PycontainerError",
+    "Spec",
+    "State",
+    "__version__",
+    "load_config",
+    "validate",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from pycontainer.container import Container

@@ -101,6 +101,7 @@ class Container:
                 annotations=dict(spec.annotations),
                 owner="",
                 init_start_time=process_start_time(pid) or 0,
+                cgroups_path=manager.path,
                 cgroup_paths={k: str(v) for k, v in manager.paths().items()},
                 cgroup_created=[str(d) for d in manager.created_dirs()],
             )
@@ -191,7 +192,10 @@ class Container:
             if not force:
                 raise InvalidState(f"cannot delete a container that is {status} (use --force)")
             self._kill_and_wait()
-        cgroups.from_state(self._state.cgroup_paths, self._state.cgroup_created).destroy()
+        manager = cgroups.from_state(
+            self._state.cgroups_path, self._state.cgroup_paths, self._state.cgroup_created
+        )
+        manager.destroy()
         self._dir.remove()
 
     def _kill_and_wait(self) -> None:
@@ -228,7 +232,11 @@ def _cgroup_mount_dirs(paths: dict[str, Path]) -> dict[str, str]:
     pure v2 host, where the unified hierarchy is the mount root itself."""
     out: dict[str, str] = {}
     for directory in paths.values():
-        rel = Path(directory).relative_to("/sys/fs/cgroup") if str(directory).startswith("/sys/fs/cgroup/") else None
+        rel = (
+            Path(directory).relative_to("/sys/fs/cgroup")
+            if str(directory).startswith("/sys/fs/cgroup/")
+            else None
+        )
         if rel is None:
             continue
         out.setdefault(rel.parts[0], str(directory))

@@ -10,7 +10,6 @@ cannot redirect it (CVE-2021-30465).
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import stat
@@ -86,9 +85,13 @@ def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
     mknod is not allowed)."""
     linux = spec.linux
     rootfs = str(spec.rootfs)
-    propagation = PROPAGATION_FLAGS.get((linux.rootfs_propagation if linux else None) or "", MS_SLAVE | MS_REC)
+    propagation = PROPAGATION_FLAGS.get(
+        (linux.rootfs_propagation if linux else None) or "", MS_SLAVE | MS_REC
+    )
     # Nothing we mount may reach the host's mount namespace.
     syscalls.mount(None, "/", None, propagation)
+    # pivot_root refuses a shared parent mount (rootfsPropagation "shared").
+    _make_parent_mount_private(rootfs)
     # pivot_root needs the new root to be a mount point.
     syscalls.mount(rootfs, rootfs, None, MS_BIND | MS_REC)
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -100,10 +103,17 @@ def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
             _mount_entry(root_fd, m, f"mounts[{index}]", spec.bundle, cgroup_dirs)
         if not dev_is_bind:
             devices = list(DEFAULT_DEVICES) + [
-                DeviceNode(d.path, d.type, d.major or 0, d.minor or 0,
-                           0o666 if d.file_mode is None else d.file_mode, d.uid or 0, d.gid or 0)
+                DeviceNode(
+                    d.path,
+                    d.type,
+                    d.major or 0,
+                    d.minor or 0,
+                    0o666 if d.file_mode is None else d.file_mode,
+                    d.uid or 0,
+                    d.gid or 0,
+                )
                 for d in (linux.devices if linux else [])
-            ]  # fmt: skip
+            ]
             for dev in devices:
                 _create_device(root_fd, dev, bind_devices)
             _create_dev_links(root_fd)
@@ -111,6 +121,22 @@ def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
         os.close(open_in_root(root_fd, cwd, create="dir"))
     finally:
         os.close(root_fd)
+
+
+def _make_parent_mount_private(rootfs: str) -> None:
+    """Make the mount holding ``rootfs`` private if it is shared (runc's
+    rootfsParentMountPrivate): pivot_root(2) fails on a shared parent."""
+    best, shared = "", False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].replace("\\040", " ")
+            inside = rootfs == point or rootfs.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best = point
+                shared = any(o.startswith("shared:") for o in fields[6 : fields.index("-")])
+    if best and shared:
+        syscalls.mount(None, best, None, MS_PRIVATE)
 
 
 def _is_bind(m) -> bool:
@@ -146,7 +172,9 @@ def _mount_entry(root_fd: int, m, where: str, bundle: Path, cgroup_dirs: dict[st
     _finish_mount(root_fd, m.destination, opts, source if opts.bind else None, where)
 
 
-def _finish_mount(root_fd: int, destination: str, opts: MountOptions, bind_source: str | None, where: str) -> None:
+def _finish_mount(
+    root_fd: int, destination: str, opts: MountOptions, bind_source: str | None, where: str
+) -> None:
     """Remount flags onto a bind mount (the first pass ignores them), apply
     propagation and recursive attributes.  Works on the new mount, re-resolved."""
     wants_remount = bind_source is not None and needs_bind_remount(opts)
@@ -191,8 +219,9 @@ def _mount_cgroup(root_fd: int, m, opts: MountOptions, cgroup_dirs: dict[str, st
         _mount_at(root_fd, dest, None, None, MS_REMOUNT | MS_RDONLY | lock)
 
 
-def _mount_at(root_fd: int, dest: str, source: str | None, fstype: str | None, flags: int,
-              data: str | None = None) -> None:
+def _mount_at(
+    root_fd: int, dest: str, source: str | None, fstype: str | None, flags: int, data: str | None = None
+) -> None:
     """mount(2) on ``dest`` resolved inside the root (created as a directory
     if missing).  Resolved anew each time, so a remount finds the new mount."""
     fd = _open_target(root_fd, dest, "dir", dest)
@@ -380,5 +409,3 @@ def _remount_readonly(path: str, root_fd: int) -> None:
         syscalls.mount(None, fd_path(fd), None, flags | MS_REC)
     finally:
         os.close(fd)
-
-

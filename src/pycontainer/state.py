@@ -12,7 +12,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pycontainer import OCI_VERSION
@@ -26,7 +26,12 @@ _ID_RE = re.compile(r"^[\w+\-.]+$")
 
 def check_id(container_id: str) -> None:
     """Ids name directories: no separators, no '.'/'..', no NUL (runc's rule)."""
-    if not container_id or container_id in (".", "..") or not _ID_RE.match(container_id) or len(container_id) > 1024:
+    if (
+        not container_id
+        or container_id in (".", "..")
+        or not _ID_RE.match(container_id)
+        or len(container_id) > 1024
+    ):
         raise ContainerError(f"invalid container id {container_id!r}: use letters, digits and + - . _")
 
 
@@ -45,6 +50,7 @@ class State:
     status: str = "creating"
     oci_version: str = OCI_VERSION
     init_start_time: int = 0
+    cgroups_path: str = ""
     cgroup_paths: dict[str, str] = field(default_factory=dict)
     cgroup_created: list[str] = field(default_factory=list)
 
@@ -64,7 +70,7 @@ class State:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def process_start_time(pid: int) -> int | None:

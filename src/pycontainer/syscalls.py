@@ -81,7 +81,13 @@ def umount2(target: str, flags: int = 0) -> None:
 
 
 def mount_setattr(
-    dirfd: int, path: str, flags: int, attr_set: int = 0, attr_clr: int = 0, propagation: int = 0, userns_fd: int = 0
+    dirfd: int,
+    path: str,
+    flags: int,
+    attr_set: int = 0,
+    attr_clr: int = 0,
+    propagation: int = 0,
+    userns_fd: int = 0,
 ) -> None:
     rc = lib.pyc_mount_setattr(dirfd, _cstr(path), flags, attr_set, attr_clr, propagation, userns_fd)
     _check("mount_setattr", rc)
@@ -103,7 +109,11 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 
 def capget() -> tuple[int, int, int]:
     """The calling thread's (effective, permitted, inheritable) sets as bitmasks."""
-    eff, perm, inh = ffi.new("unsigned long long *"), ffi.new("unsigned long long *"), ffi.new("unsigned long long *")
+    eff, perm, inh = (
+        ffi.new("unsigned long long *"),
+        ffi.new("unsigned long long *"),
+        ffi.new("unsigned long long *"),
+    )
     _check("capget", lib.pyc_capget(eff, perm, inh))
     return eff[0], perm[0], inh[0]
 

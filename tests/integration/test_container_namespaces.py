@@ -10,12 +10,21 @@ import pytest
 
 pytestmark = pytest.mark.root
 
-TYPES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt", "cgroup": "cgroup",
-         "user": "user"}  # fmt: skip
+TYPES = {
+    "pid": "pid",
+    "network": "net",
+    "ipc": "ipc",
+    "uts": "uts",
+    "mount": "mnt",
+    "cgroup": "cgroup",
+    "user": "user",
+}
 
 
 def inner_namespaces(bundle) -> dict[str, str]:
-    r = bundle.sh("for n in pid net ipc uts mnt cgroup user time; do echo $n $(readlink /proc/self/ns/$n); done")
+    r = bundle.sh(
+        "for n in pid net ipc uts mnt cgroup user time; do echo $n $(readlink /proc/self/ns/$n); done"
+    )
     assert r.returncode == 0, r.stderr
     return dict(line.split(" ", 1) for line in r.stdout.splitlines())
 
@@ -66,8 +75,11 @@ def test_joining_a_network_namespace_by_path(bundle):
             subprocess.run(["sleep", "0.01"])
         netns = os.readlink(path)
         bundle.config["linux"]["namespaces"] = [
-            {"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "network", "path": path}
-        ]  # fmt: skip
+            {"type": "pid"},
+            {"type": "mount"},
+            {"type": "uts"},
+            {"type": "network", "path": path},
+        ]
         r = bundle.sh("readlink /proc/self/ns/net; echo $$")
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == [netns, "1"]
@@ -108,7 +120,9 @@ def test_user_namespace_process_runs_as_mapped_host_uid(make_bundle):
     try:
         uid = None
         for _ in range(200):
-            out = subprocess.run(["pgrep", "-x", "-P", str(p.pid), "sleep"], capture_output=True, text=True).stdout
+            out = subprocess.run(
+                ["pgrep", "-x", "-P", str(p.pid), "sleep"], capture_output=True, text=True
+            ).stdout
             if out.strip():
                 with open(f"/proc/{out.split()[0]}/status") as f:
                     uid = next(line.split()[1] for line in f if line.startswith("Uid:"))
@@ -122,7 +136,7 @@ def test_user_namespace_process_runs_as_mapped_host_uid(make_bundle):
 @pytest.mark.skipif(not os.path.exists("/proc/self/ns/time"), reason="no time namespaces")
 def test_time_namespace_with_offsets(bundle):
     bundle.config["linux"]["namespaces"].append({"type": "time"})
-    bundle.config["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400 * 365, "nanosecs": 0}}
+    bundle.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
     r = bundle.sh("readlink /proc/self/ns/time; cut -d' ' -f1 /proc/uptime; cat /proc/self/timens_offsets")
     assert r.returncode == 0, r.stderr
     ns, uptime = r.stdout.split()[:2]

@@ -65,8 +65,10 @@ def test_umask(bundle):
 
 
 def test_rlimits(bundle):
-    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654},
-                                           {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]  # fmt: skip
+    bundle.config["process"]["rlimits"] = [
+        {"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+    ]
     r = bundle.sh("ulimit -n; ulimit -Hn; ulimit -c")
     assert r.stdout.split() == ["321", "654", "0"], r.stderr
 
@@ -80,8 +82,13 @@ def test_raising_a_hard_rlimit_beyond_ours_is_a_clear_error(bundle):
 
 
 def test_capabilities_sets(bundle):
-    caps = {"bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
-            "effective": ["CAP_KILL"], "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]}  # fmt: skip
+    caps = {
+        "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"],
+        "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "effective": ["CAP_KILL"],
+        "inheritable": ["CAP_CHOWN"],
+        "ambient": ["CAP_CHOWN"],
+    }
     bundle.config["process"]["capabilities"] = caps
     bundle.config["process"]["noNewPrivileges"] = False
     r = bundle.sh("cat /proc/self/status")
@@ -95,9 +102,13 @@ def test_capabilities_sets(bundle):
 
 
 def test_capabilities_of_a_non_root_user_are_exactly_the_config(bundle):
-    caps = {"bounding": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
-            "effective": ["CAP_KILL", "CAP_CHOWN"], "inheritable": ["CAP_KILL", "CAP_CHOWN"],
-            "ambient": ["CAP_KILL"]}  # fmt: skip
+    caps = {
+        "bounding": ["CAP_KILL", "CAP_CHOWN"],
+        "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "effective": ["CAP_KILL", "CAP_CHOWN"],
+        "inheritable": ["CAP_KILL", "CAP_CHOWN"],
+        "ambient": ["CAP_KILL"],
+    }
     bundle.config["process"]["capabilities"] = caps
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
     r = bundle.sh("cat /proc/self/status")
@@ -128,8 +139,16 @@ def test_no_host_fd_reaches_the_container(bundle, tmp_path):
     os.set_inheritable(leak.fileno(), True)
     try:
         bundle.write()
-        argv = [*NSINIT, "--root", str(bundle.state_root), "exec", str(bundle.config_path),
-                "--", "/bin/ls", "/proc/self/fd"]  # fmt: skip
+        argv = [
+            *NSINIT,
+            "--root",
+            str(bundle.state_root),
+            "exec",
+            str(bundle.config_path),
+            "--",
+            "/bin/ls",
+            "/proc/self/fd",
+        ]
         p = subprocess.run(argv, capture_output=True, text=True, pass_fds=(leak.fileno(),), timeout=30)
     finally:
         leak.close()

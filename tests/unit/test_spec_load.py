@@ -60,9 +60,11 @@ def problems(data: Any) -> list[str]:
 
 
 def model_classes() -> list[type]:
-    return [cls for _, cls in inspect.getmembers(models, inspect.isclass)
-            if dataclasses.is_dataclass(cls) and cls.__module__ == models.__name__
-            and cls is not models.IntRange]
+    return [
+        cls
+        for _, cls in inspect.getmembers(models, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == models.__name__ and cls is not models.IntRange
+    ]
 
 
 # --- the engines' own files -------------------------------------------------------------------------
@@ -134,7 +136,8 @@ def test_podman_details() -> None:
     personality = next(s for s in spec.linux.seccomp.syscalls if s.names == ["personality"] and s.args)
     assert personality.args[0].op == "SCMP_CMP_EQ" and personality.args[0].value_two == 0
     assert spec.linux.namespace("network") == Namespace(
-        type="network", path="/run/netns/netns-f29d0c54-f194-6b63-aba9-bd62209c7da7")
+        type="network", path="/run/netns/netns-f29d0c54-f194-6b63-aba9-bd62209c7da7"
+    )
     assert spec.process is not None and spec.process.terminal and spec.process.user.umask == 18
 
 
@@ -394,8 +397,10 @@ def test_integer_is_not_a_bool() -> None:
 def test_whole_float_rejected_with_a_hint() -> None:
     data = minimal()
     data["process"]["user"]["uid"] = 1000.0
-    assert problems(data) == ["process.user.uid: expected an integer, got 1000.0 "
-                              "(write whole numbers without a fraction or exponent)"]
+    assert problems(data) == [
+        "process.user.uid: expected an integer, got 1000.0 "
+        "(write whole numbers without a fraction or exponent)"
+    ]
 
 
 def test_fractional_float_rejected() -> None:
@@ -413,8 +418,9 @@ def test_uint32_range() -> None:
 def test_uint16_range() -> None:
     data = minimal()
     data["linux"]["resources"] = {"blockIO": {"weight": 70000}}
-    assert problems(data) == ["linux.resources.blockIO.weight: 70000 is out of range for uint16 "
-                              "(expected 0..65535)"]
+    assert problems(data) == [
+        "linux.resources.blockIO.weight: 70000 is out of range for uint16 (expected 0..65535)"
+    ]
 
 
 def test_uint64_max_accepted() -> None:
@@ -477,16 +483,18 @@ def test_mechanical_key_names_with_acronyms() -> None:
     data = minimal()
     data["process"]["execCPUAffinity"] = {"initial": "0", "final": "0-1"}
     data["process"]["oomScoreAdj"] = -17
-    data["linux"].update({
-        "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-        "cgroupsPath": "/a/b",
-        "intelRdt": {"closID": "c1", "enableCMT": True},
-        "resources": {
-            "memory": {"kernelTCP": 5, "disableOOMKiller": True},
-            "blockIO": {"throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 10}]},
-            "network": {"classID": 7},
-        },
-    })
+    data["linux"].update(
+        {
+            "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+            "cgroupsPath": "/a/b",
+            "intelRdt": {"closID": "c1", "enableCMT": True},
+            "resources": {
+                "memory": {"kernelTCP": 5, "disableOOMKiller": True},
+                "blockIO": {"throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 10}]},
+                "network": {"classID": 7},
+            },
+        }
+    )
     spec = load_config(data)
     assert spec.process is not None and spec.linux is not None
     assert spec.process.exec_cpu_affinity is not None and spec.process.exec_cpu_affinity.final == "0-1"

@@ -54,8 +54,10 @@ def base() -> dict[str, Any]:
         "hooks": {"createRuntime": [{"path": "/usr/bin/hook", "timeout": 5}]},
         "linux": {
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
-            "devices": [{"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229},
-                        {"type": "p", "path": "/dev/fifo"}],
+            "devices": [
+                {"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229},
+                {"type": "p", "path": "/dev/fifo"},
+            ],
             "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "fs.mqueue.msg_max": "10"},
             "maskedPaths": ["/proc/kcore"],
             "readonlyPaths": ["/proc/sys"],
@@ -72,8 +74,13 @@ def base() -> dict[str, Any]:
                 "defaultAction": "SCMP_ACT_ERRNO",
                 "defaultErrnoRet": 1,
                 "architectures": ["SCMP_ARCH_X86_64"],
-                "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-                              "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}],
+                "syscalls": [
+                    {
+                        "names": ["personality"],
+                        "action": "SCMP_ACT_ALLOW",
+                        "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}],
+                    }
+                ],
             },
         },
     }
@@ -130,8 +137,10 @@ def test_good_versions(version: str) -> None:
 def test_bad_versions(version: str) -> None:
     data = base()
     data["ociVersion"] = version
-    assert problems(data) == [f'ociVersion: unsupported version "{version}" (expected 1.x.y such as '
-                              f'"1.2.0": this runtime implements runtime-spec 1)']
+    assert problems(data) == [
+        f'ociVersion: unsupported version "{version}" (expected 1.x.y such as '
+        f'"1.2.0": this runtime implements runtime-spec 1)'
+    ]
 
 
 def test_root_missing() -> None:
@@ -143,8 +152,9 @@ def test_root_missing() -> None:
 def test_root_path_empty() -> None:
     data = base()
     data["root"]["path"] = ""
-    assert problems(data) == ["root.path: empty (expected the root filesystem's path, absolute or "
-                              "relative to the bundle)"]
+    assert problems(data) == [
+        "root.path: empty (expected the root filesystem's path, absolute or relative to the bundle)"
+    ]
 
 
 # --- process ------------------------------------------------------------------------------------------
@@ -165,22 +175,26 @@ def test_args_empty() -> None:
 def test_cwd_relative() -> None:
     data = base()
     data["process"]["cwd"] = "home"
-    assert problems(data) == ['process.cwd: "home" is not an absolute path '
-                              '(expected a path starting with "/")']
+    assert problems(data) == [
+        'process.cwd: "home" is not an absolute path (expected a path starting with "/")'
+    ]
 
 
 def test_env_without_equals() -> None:
     data = base()
     data["process"]["env"] = ["A=1", "NOVALUE", "=x"]
-    assert problems(data) == ['process.env[1]: "NOVALUE" is not of the form NAME=value',
-                              'process.env[2]: "=x" is not of the form NAME=value']
+    assert problems(data) == [
+        'process.env[1]: "NOVALUE" is not of the form NAME=value',
+        'process.env[2]: "=x" is not of the form NAME=value',
+    ]
 
 
 def test_umask_range() -> None:
     data = base()
     data["process"]["user"]["umask"] = 0o1000
-    assert problems(data) == ["process.user.umask: 512 (0o1000) is out of range "
-                              "(expected 0..511, i.e. 0o0..0o777)"]
+    assert problems(data) == [
+        "process.user.umask: 512 (0o1000) is out of range (expected 0..511, i.e. 0o0..0o777)"
+    ]
 
 
 @pytest.mark.parametrize("value", [-1001, 1001])
@@ -205,9 +219,11 @@ def test_capability_table_is_complete() -> None:
 def test_unknown_capability_suggests_the_close_one() -> None:
     data = base()
     data["process"]["capabilities"]["ambient"] = ["CAP_SYSADMIN"]
-    assert problems(data) == ['process.capabilities.ambient[0]: unknown capability "CAP_SYSADMIN" '
-                              '(did you mean CAP_SYS_ADMIN? expected one of the 41 known names '
-                              'CAP_CHOWN .. CAP_CHECKPOINT_RESTORE)']
+    assert problems(data) == [
+        'process.capabilities.ambient[0]: unknown capability "CAP_SYSADMIN" '
+        "(did you mean CAP_SYS_ADMIN? expected one of the 41 known names "
+        "CAP_CHOWN .. CAP_CHECKPOINT_RESTORE)"
+    ]
 
 
 def test_lowercase_capability_rejected() -> None:
@@ -220,31 +236,43 @@ def test_unknown_rlimit() -> None:
     data = base()
     data["process"]["rlimits"][0]["type"] = "RLIMIT_FILES"
     (problem,) = problems(data)
-    assert problem.startswith('process.rlimits[0].type: unknown rlimit "RLIMIT_FILES" '
-                              '(expected one of RLIMIT_AS, RLIMIT_CORE,')
+    assert problem.startswith(
+        'process.rlimits[0].type: unknown rlimit "RLIMIT_FILES" (expected one of RLIMIT_AS, RLIMIT_CORE,'
+    )
 
 
 def test_duplicate_rlimit() -> None:
     data = base()
     data["process"]["rlimits"].append({"type": "RLIMIT_NOFILE", "hard": 1, "soft": 1})
-    assert problems(data) == ['process.rlimits[1].type: duplicate rlimit "RLIMIT_NOFILE" (already given at '
-                              'process.rlimits[0]; expected each type at most once)']
+    assert problems(data) == [
+        'process.rlimits[1].type: duplicate rlimit "RLIMIT_NOFILE" (already given at '
+        "process.rlimits[0]; expected each type at most once)"
+    ]
 
 
 def test_rlimit_soft_above_hard() -> None:
     data = base()
     data["process"]["rlimits"][0].update(soft=2048, hard=1024)
-    assert problems(data) == ["process.rlimits[0].soft: soft limit 2048 is above the hard limit 1024 "
-                              "(expected soft <= hard)"]
+    assert problems(data) == [
+        "process.rlimits[0].soft: soft limit 2048 is above the hard limit 1024 (expected soft <= hard)"
+    ]
 
 
 def test_scheduler_rules() -> None:
     data = base()
-    data["process"]["scheduler"] = {"policy": "SCHED_OTHER", "nice": 20, "priority": 5, "runtime": 1,
-                                    "flags": ["SCHED_FLAG_NOPE"]}
+    data["process"]["scheduler"] = {
+        "policy": "SCHED_OTHER",
+        "nice": 20,
+        "priority": 5,
+        "runtime": 1,
+        "flags": ["SCHED_FLAG_NOPE"],
+    }
     assert [p.split(":")[0] for p in problems(data)] == [
-        "process.scheduler.nice", "process.scheduler.priority", "process.scheduler.runtime",
-        "process.scheduler.flags[0]"]
+        "process.scheduler.nice",
+        "process.scheduler.priority",
+        "process.scheduler.runtime",
+        "process.scheduler.flags[0]",
+    ]
 
 
 def test_scheduler_deadline_ok() -> None:
@@ -265,14 +293,16 @@ def test_io_priority_rules() -> None:
     assert problems(data) == [
         'process.ioPriority.class: unknown I/O priority class "IOPRIO_CLASS_XX" '
         "(expected one of IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE)",
-        "process.ioPriority.priority: 8 is out of range (expected 0..7)"]
+        "process.ioPriority.priority: 8 is out of range (expected 0..7)",
+    ]
 
 
 def test_exec_cpu_affinity_format() -> None:
     data = base()
     data["process"]["execCPUAffinity"] = {"initial": "0-3,7", "final": "all"}
-    assert problems(data) == ['process.execCPUAffinity.final: "all" is not a cpu list '
-                              '(expected numbers and ranges such as "0-3,7")']
+    assert problems(data) == [
+        'process.execCPUAffinity.final: "all" is not a cpu list (expected numbers and ranges such as "0-3,7")'
+    ]
 
 
 def test_validate_process_paths_are_rooted() -> None:
@@ -286,8 +316,10 @@ def test_validate_process_paths_are_rooted() -> None:
 def test_hostname_needs_uts() -> None:
     data = base()
     data["linux"]["namespaces"] = [ns for ns in data["linux"]["namespaces"] if ns["type"] != "uts"]
-    assert problems(data) == ['hostname: unable to set hostname without a private UTS namespace '
-                              '(expected {"type": "uts"} in linux.namespaces)']
+    assert problems(data) == [
+        "hostname: unable to set hostname without a private UTS namespace "
+        '(expected {"type": "uts"} in linux.namespaces)'
+    ]
 
 
 def test_domainname_needs_uts() -> None:
@@ -301,8 +333,12 @@ def test_domainname_needs_uts() -> None:
 
 def test_hostname_with_joined_uts_is_fine() -> None:
     data = base()
-    data["linux"]["namespaces"] = [{"type": "mount"}, {"type": "uts", "path": "/proc/1/ns/uts"},
-                                   {"type": "network"}, {"type": "ipc"}]
+    data["linux"]["namespaces"] = [
+        {"type": "mount"},
+        {"type": "uts", "path": "/proc/1/ns/uts"},
+        {"type": "network"},
+        {"type": "ipc"},
+    ]
     assert problems(data) == []
 
 
@@ -316,25 +352,35 @@ def test_empty_hostname_needs_nothing() -> None:
 def test_mount_destination_relative() -> None:
     data = base()
     data["mounts"].append({"destination": "tmp", "type": "tmpfs"})
-    assert problems(data) == ['mounts[1].destination: "tmp" is not an absolute path '
-                              '(expected a path starting with "/")']
+    assert problems(data) == [
+        'mounts[1].destination: "tmp" is not an absolute path (expected a path starting with "/")'
+    ]
 
 
 def test_idmapped_mount_needs_bind() -> None:
     data = base()
     mapping = [{"containerID": 0, "hostID": 1000, "size": 0}]
-    data["mounts"].append({"destination": "/data", "source": "/srv", "options": ["ro"],
-                           "uidMappings": mapping})
+    data["mounts"].append(
+        {"destination": "/data", "source": "/srv", "options": ["ro"], "uidMappings": mapping}
+    )
     assert problems(data) == [
         'mounts[1]: uidMappings/gidMappings need a bind mount (expected the "bind" or "rbind" option)',
-        "mounts[1].uidMappings[0].size: 0 ids mapped (expected a size of at least 1)"]
+        "mounts[1].uidMappings[0].size: 0 ids mapped (expected a size of at least 1)",
+    ]
 
 
 def test_idmapped_bind_mount_ok() -> None:
     data = base()
     mapping = [{"containerID": 0, "hostID": 1000, "size": 10}]
-    data["mounts"].append({"destination": "/data", "source": "/srv", "options": ["rbind"],
-                           "uidMappings": mapping, "gidMappings": mapping})
+    data["mounts"].append(
+        {
+            "destination": "/data",
+            "source": "/srv",
+            "options": ["rbind"],
+            "uidMappings": mapping,
+            "gidMappings": mapping,
+        }
+    )
     assert problems(data) == []
 
 
@@ -343,7 +389,8 @@ def test_hook_path_relative_and_timeout() -> None:
     data["hooks"]["poststop"] = [{"path": "hook.sh", "timeout": 0}]
     assert problems(data) == [
         'hooks.poststop[0].path: "hook.sh" is not an absolute path (expected a path starting with "/")',
-        "hooks.poststop[0].timeout: 0 (expected a timeout of at least 1 second)"]
+        "hooks.poststop[0].timeout: 0 (expected a timeout of at least 1 second)",
+    ]
 
 
 # --- namespaces and what depends on them --------------------------------------------------------------
@@ -353,22 +400,27 @@ def test_unknown_namespace_message_is_exact() -> None:
     data = base()
     data["linux"]["namespaces"][3] = {"type": "pidd"}
     data["hostname"] = ""
-    assert problems(data) == ['linux.namespaces[3].type: unknown namespace "pidd" '
-                              '(expected one of cgroup, ipc, mount, network, pid, time, user, uts)']
+    assert problems(data) == [
+        'linux.namespaces[3].type: unknown namespace "pidd" '
+        "(expected one of cgroup, ipc, mount, network, pid, time, user, uts)"
+    ]
 
 
 def test_duplicate_namespace() -> None:
     data = base()
     data["linux"]["namespaces"].append({"type": "pid", "path": "/proc/1/ns/pid"})
-    assert problems(data) == ['linux.namespaces[6].type: duplicate namespace "pid" (already given at '
-                              'linux.namespaces[0]; expected each type at most once)']
+    assert problems(data) == [
+        'linux.namespaces[6].type: duplicate namespace "pid" (already given at '
+        "linux.namespaces[0]; expected each type at most once)"
+    ]
 
 
 def test_namespace_path_relative() -> None:
     data = base()
     data["linux"]["namespaces"][1] = {"type": "network", "path": "run/netns/x"}
-    assert problems(data) == ['linux.namespaces[1].path: "run/netns/x" is not an absolute path '
-                              '(expected a path starting with "/")']
+    assert problems(data) == [
+        'linux.namespaces[1].path: "run/netns/x" is not an absolute path (expected a path starting with "/")'
+    ]
 
 
 def test_time_namespace_accepted() -> None:
@@ -381,16 +433,20 @@ def test_time_namespace_accepted() -> None:
 def test_mappings_without_user_namespace() -> None:
     data = base()
     data["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    assert problems(data) == ['linux.uidMappings: user namespace mappings given, but no user namespace '
-                              '(expected {"type": "user"} in linux.namespaces)']
+    assert problems(data) == [
+        "linux.uidMappings: user namespace mappings given, but no user namespace "
+        '(expected {"type": "user"} in linux.namespaces)'
+    ]
 
 
 def test_new_user_namespace_needs_mappings() -> None:
     data = base()
     data["linux"]["namespaces"].append({"type": "user"})
     data["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    assert problems(data) == ["linux.uidMappings: a new user namespace needs uid mappings "
-                              "(expected at least one {containerID, hostID, size})"]
+    assert problems(data) == [
+        "linux.uidMappings: a new user namespace needs uid mappings "
+        "(expected at least one {containerID, hostID, size})"
+    ]
 
 
 def test_joined_user_namespace_needs_no_mappings() -> None:
@@ -410,8 +466,10 @@ def test_user_namespace_with_mappings_ok_and_size_checked() -> None:
 def test_time_offsets_need_time_namespace() -> None:
     data = base()
     data["linux"]["timeOffsets"] = {"monotonic": {"secs": 1}}
-    assert problems(data) == ['linux.timeOffsets: time offsets given, but no time namespace '
-                              '(expected {"type": "time"} in linux.namespaces)']
+    assert problems(data) == [
+        "linux.timeOffsets: time offsets given, but no time namespace "
+        '(expected {"type": "time"} in linux.namespaces)'
+    ]
 
 
 def test_time_offsets_need_a_new_time_namespace() -> None:
@@ -427,7 +485,8 @@ def test_time_offset_clock_and_nanosecs() -> None:
     data["linux"]["timeOffsets"] = {"realtime": {"nanosecs": 1_000_000_000}}
     assert problems(data) == [
         'linux.timeOffsets["realtime"]: unknown clock "realtime" (expected one of boottime, monotonic)',
-        'linux.timeOffsets["realtime"].nanosecs: 1000000000 is out of range (expected 0..999999999)']
+        'linux.timeOffsets["realtime"].nanosecs: 1000000000 is out of range (expected 0..999999999)',
+    ]
 
 
 @pytest.mark.parametrize("key", ["net.core.somaxconn", "net/ipv4/conf/eth0.100/rp_filter"])
@@ -436,7 +495,7 @@ def test_net_sysctl_needs_network_namespace(key: str) -> None:
     data["linux"]["sysctl"] = {key: "1"}
     data["linux"]["namespaces"] = [{"type": "mount"}, {"type": "uts"}]
     (problem,) = problems(data)
-    assert problem.startswith(f"linux.sysctl[{json.dumps(key)}]: sysctl \"net.")
+    assert problem.startswith(f'linux.sysctl[{json.dumps(key)}]: sysctl "net.')
     assert "not allowed in the host's network namespace" in problem
 
 
@@ -445,8 +504,10 @@ def test_ipc_sysctl_needs_ipc_namespace(key: str) -> None:
     data = base()
     data["linux"]["sysctl"] = {key: "1"}
     data["linux"]["namespaces"] = [{"type": "mount"}, {"type": "uts"}]
-    assert problems(data) == [f'linux.sysctl["{key}"]: sysctl "{key}" is not allowed in the host\'s ipc '
-                              f'namespace (expected {{"type": "ipc"}} in linux.namespaces)']
+    assert problems(data) == [
+        f'linux.sysctl["{key}"]: sysctl "{key}" is not allowed in the host\'s ipc '
+        f'namespace (expected {{"type": "ipc"}} in linux.namespaces)'
+    ]
 
 
 def test_domainname_sysctl_needs_uts() -> None:
@@ -466,24 +527,30 @@ def test_domainname_sysctl_with_uts_ok() -> None:
 def test_hostname_sysctl_conflicts_with_field() -> None:
     data = base()
     data["linux"]["sysctl"] = {"kernel.hostname": "x"}
-    assert problems(data) == ['linux.sysctl["kernel.hostname"]: sysctl "kernel.hostname" is not allowed '
-                              'as it conflicts with the OCI "hostname" field '
-                              '(expected "hostname" to be set instead)']
+    assert problems(data) == [
+        'linux.sysctl["kernel.hostname"]: sysctl "kernel.hostname" is not allowed '
+        'as it conflicts with the OCI "hostname" field '
+        '(expected "hostname" to be set instead)'
+    ]
 
 
 def test_unnamespaced_sysctl() -> None:
     data = base()
     data["linux"]["sysctl"] = {"vm.swappiness": "10"}
-    assert problems(data) == ['linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate '
-                              'kernel namespace (expected net.*, fs.mqueue.*, an IPC kernel.* sysctl or '
-                              'kernel.domainname)']
+    assert problems(data) == [
+        'linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate '
+        "kernel namespace (expected net.*, fs.mqueue.*, an IPC kernel.* sysctl or "
+        "kernel.domainname)"
+    ]
 
 
 def test_net_devices() -> None:
     data = base()
     data["linux"]["netDevices"] = {"eth1": {"name": "ctr0"}, "a/b": {}, "dummy0": {"name": "x" * 16}}
-    assert [p.split(":")[0] for p in problems(data)] == ['linux.netDevices["a/b"]',
-                                                          'linux.netDevices["dummy0"].name']
+    assert [p.split(":")[0] for p in problems(data)] == [
+        'linux.netDevices["a/b"]',
+        'linux.netDevices["dummy0"].name',
+    ]
 
 
 def test_net_devices_need_network_namespace() -> None:
@@ -503,7 +570,8 @@ def test_device_rules() -> None:
     assert problems(data) == [
         'linux.devices[0].type: unknown device type "x" (expected one of c, b, u, p)',
         'linux.devices[1].minor: missing (a "b" device needs major and minor numbers)',
-        'linux.devices[1].path: "dev/sda" is not an absolute path (expected a path starting with "/")']
+        'linux.devices[1].path: "dev/sda" is not an absolute path (expected a path starting with "/")',
+    ]
 
 
 def test_masked_and_readonly_paths_absolute() -> None:
@@ -516,12 +584,15 @@ def test_masked_and_readonly_paths_absolute() -> None:
 def test_masked_paths_need_mount_namespace() -> None:
     data = base()
     data["linux"]["namespaces"] = [ns for ns in data["linux"]["namespaces"] if ns["type"] != "mount"]
-    assert problems(data) == ['linux.maskedPaths: unable to restrict sys entries without a private MNT '
-                              'namespace (expected {"type": "mount"} in linux.namespaces)']
+    assert problems(data) == [
+        "linux.maskedPaths: unable to restrict sys entries without a private MNT "
+        'namespace (expected {"type": "mount"} in linux.namespaces)'
+    ]
 
 
-@pytest.mark.parametrize("value", ["private", "rprivate", "slave", "rslave", "shared", "rshared",
-                                   "unbindable", "runbindable"])
+@pytest.mark.parametrize(
+    "value", ["private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"]
+)
 def test_rootfs_propagation_allowed(value: str) -> None:
     data = base()
     data["linux"]["rootfsPropagation"] = value
@@ -531,8 +602,10 @@ def test_rootfs_propagation_allowed(value: str) -> None:
 def test_rootfs_propagation_unknown() -> None:
     data = base()
     data["linux"]["rootfsPropagation"] = "recursive"
-    assert problems(data) == ['linux.rootfsPropagation: unknown propagation "recursive" (expected one of '
-                              'private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable)']
+    assert problems(data) == [
+        'linux.rootfsPropagation: unknown propagation "recursive" (expected one of '
+        "private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable)"
+    ]
 
 
 @pytest.mark.parametrize("path", ["/machine.slice/x", "relative/path", "system.slice:docker:abc"])
@@ -548,8 +621,10 @@ def test_any_cgroups_path_is_fine(path: str) -> None:
 def test_resources_device_rules() -> None:
     data = base()
     data["linux"]["resources"]["devices"] = [{"allow": True, "type": "x", "access": "rwx"}]
-    assert [p.split(":")[0] for p in problems(data)] == ["linux.resources.devices[0].type",
-                                                          "linux.resources.devices[0].access"]
+    assert [p.split(":")[0] for p in problems(data)] == [
+        "linux.resources.devices[0].type",
+        "linux.resources.devices[0].access",
+    ]
 
 
 def test_memory_rules() -> None:
@@ -558,21 +633,29 @@ def test_memory_rules() -> None:
     assert problems(data) == [
         "linux.resources.memory.swappiness: 101 is out of range (expected 0..100)",
         "linux.resources.memory.swap: memory+swap limit 100 is below the memory limit 200 "
-        "(expected swap >= limit, or -1 for unlimited)"]
+        "(expected swap >= limit, or -1 for unlimited)",
+    ]
 
 
 def test_memory_unlimited_and_unset_values_ok() -> None:
     data = base()
-    data["linux"]["resources"]["memory"] = {"limit": 200, "swap": -1, "swappiness": 2**64 - 1,
-                                            "reservation": 0, "kernel": 0}
+    data["linux"]["resources"]["memory"] = {
+        "limit": 200,
+        "swap": -1,
+        "swappiness": 2**64 - 1,
+        "reservation": 0,
+        "kernel": 0,
+    }
     assert problems(data) == []
 
 
 def test_cpu_rules() -> None:
     data = base()
     data["linux"]["resources"]["cpu"] = {"quota": 100, "burst": 200, "idle": 2, "shares": 0}
-    assert [p.split(":")[0] for p in problems(data)] == ["linux.resources.cpu.burst",
-                                                          "linux.resources.cpu.idle"]
+    assert [p.split(":")[0] for p in problems(data)] == [
+        "linux.resources.cpu.burst",
+        "linux.resources.cpu.idle",
+    ]
 
 
 def test_cpu_burst_with_unlimited_quota_ok() -> None:
@@ -584,22 +667,26 @@ def test_cpu_burst_with_unlimited_quota_ok() -> None:
 def test_block_io_weight_device_needs_a_weight() -> None:
     data = base()
     data["linux"]["resources"]["blockIO"] = {"weight": 0, "weightDevice": [{"major": 8, "minor": 0}]}
-    assert problems(data) == ["linux.resources.blockIO.weightDevice[0]: neither weight nor leafWeight "
-                              "given (expected at least one)"]
+    assert problems(data) == [
+        "linux.resources.blockIO.weightDevice[0]: neither weight nor leafWeight given (expected at least one)"
+    ]
 
 
 def test_hugepage_size_format() -> None:
     data = base()
     data["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2M", "limit": 1}]
-    assert problems(data) == ['linux.resources.hugepageLimits[0].pageSize: "2M" is not a page size '
-                              '(expected <size><unit>B such as "2MB")']
+    assert problems(data) == [
+        'linux.resources.hugepageLimits[0].pageSize: "2M" is not a page size '
+        '(expected <size><unit>B such as "2MB")'
+    ]
 
 
 def test_rdma_needs_a_limit() -> None:
     data = base()
     data["linux"]["resources"]["rdma"] = {"mlx5_1": {}}
-    assert problems(data) == ['linux.resources.rdma["mlx5_1"]: neither hcaHandles nor hcaObjects given '
-                              '(expected at least one)']
+    assert problems(data) == [
+        'linux.resources.rdma["mlx5_1"]: neither hcaHandles nor hcaObjects given (expected at least one)'
+    ]
 
 
 @pytest.mark.parametrize("key", ["memory/high", "nodot", ".max"])
@@ -626,8 +713,12 @@ def test_seccomp_unknown_names() -> None:
     seccomp["flags"] = ["SECCOMP_FILTER_FLAG_NOPE"]
     seccomp["syscalls"][0]["args"][0]["op"] = "SCMP_CMP_EQUAL"
     assert [p.split(":")[0] for p in problems(data)] == [
-        "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet", "linux.seccomp.architectures[0]",
-        "linux.seccomp.flags[0]", "linux.seccomp.syscalls[0].args[0].op"]
+        "linux.seccomp.defaultAction",
+        "linux.seccomp.defaultErrnoRet",
+        "linux.seccomp.architectures[0]",
+        "linux.seccomp.flags[0]",
+        "linux.seccomp.syscalls[0].args[0].op",
+    ]
 
 
 def test_seccomp_arch_suggestion() -> None:
@@ -640,17 +731,21 @@ def test_seccomp_arch_suggestion() -> None:
 def test_seccomp_errno_needs_errno_action() -> None:
     data = base()
     data["linux"]["seccomp"]["syscalls"][0]["errnoRet"] = 1
-    assert problems(data) == ["linux.seccomp.syscalls[0].errnoRet: an errno needs an action that returns one "
-                              "(expected SCMP_ACT_ERRNO or SCMP_ACT_TRACE, got SCMP_ACT_ALLOW)"]
+    assert problems(data) == [
+        "linux.seccomp.syscalls[0].errnoRet: an errno needs an action that returns one "
+        "(expected SCMP_ACT_ERRNO or SCMP_ACT_TRACE, got SCMP_ACT_ALLOW)"
+    ]
 
 
 def test_seccomp_rule_needs_names_and_small_index() -> None:
     data = base()
     data["linux"]["seccomp"]["syscalls"] = [
-        {"names": [], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 0, "op": "SCMP_CMP_EQ"}]}]
+        {"names": [], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 0, "op": "SCMP_CMP_EQ"}]}
+    ]
     assert problems(data) == [
         "linux.seccomp.syscalls[0].names: empty (expected at least one syscall name)",
-        "linux.seccomp.syscalls[0].args[0].index: 6 is out of range (expected 0..5)"]
+        "linux.seccomp.syscalls[0].args[0].index: 6 is out of range (expected 0..5)",
+    ]
 
 
 def test_seccomp_notify_rules() -> None:
@@ -659,7 +754,10 @@ def test_seccomp_notify_rules() -> None:
     seccomp["listenerMetadata"] = "meta"
     seccomp["syscalls"].append({"names": ["write"], "action": "SCMP_ACT_NOTIFY"})
     assert [p.split(":")[0] for p in problems(data)] == [
-        "linux.seccomp.listenerMetadata", "linux.seccomp.listenerPath", "linux.seccomp.syscalls[1].action"]
+        "linux.seccomp.listenerMetadata",
+        "linux.seccomp.listenerPath",
+        "linux.seccomp.syscalls[1].action",
+    ]
 
 
 def test_seccomp_notify_with_listener_ok() -> None:
@@ -674,8 +772,10 @@ def test_seccomp_notify_cannot_be_default() -> None:
     data = base()
     data["linux"]["seccomp"].update(defaultAction="SCMP_ACT_NOTIFY", listenerPath="/run/a.sock")
     del data["linux"]["seccomp"]["defaultErrnoRet"]
-    assert problems(data) == ["linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action "
-                              "(expected it only in syscalls[].action)"]
+    assert problems(data) == [
+        "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action "
+        "(expected it only in syscalls[].action)"
+    ]
 
 
 def test_personality() -> None:
@@ -683,14 +783,17 @@ def test_personality() -> None:
     data["linux"]["personality"] = {"domain": "LINUX64", "flags": ["X"]}
     assert problems(data) == [
         'linux.personality.domain: unknown personality domain "LINUX64" (expected one of LINUX, LINUX32)',
-        "linux.personality.flags: the spec defines no personality flags (expected none)"]
+        "linux.personality.flags: the spec defines no personality flags (expected none)",
+    ]
 
 
 def test_intel_rdt() -> None:
     data = base()
     data["linux"]["intelRdt"] = {"closID": "../x", "memBwSchema": "L3:0=7f0"}
-    assert [p.split(":")[0] for p in problems(data)] == ["linux.intelRdt.closID",
-                                                          "linux.intelRdt.memBwSchema"]
+    assert [p.split(":")[0] for p in problems(data)] == [
+        "linux.intelRdt.closID",
+        "linux.intelRdt.memBwSchema",
+    ]
 
 
 def test_intel_rdt_ok() -> None:
@@ -711,12 +814,20 @@ def test_every_problem_reported_in_section_order() -> None:
     data["linux"]["rootfsPropagation"] = "nope"
     data["linux"]["seccomp"]["defaultAction"] = "nope"
     assert [p.split(":")[0] for p in problems(data)] == [
-        "ociVersion", "process.cwd", "mounts[0].destination", "linux.namespaces[0].type",
-        "linux.rootfsPropagation", "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet"]
+        "ociVersion",
+        "process.cwd",
+        "mounts[0].destination",
+        "linux.namespaces[0].type",
+        "linux.rootfsPropagation",
+        "linux.seccomp.defaultAction",
+        "linux.seccomp.defaultErrnoRet",
+    ]
 
 
 def test_validate_without_linux_section() -> None:
     data = base()
     del data["linux"]
-    assert problems(data) == ['hostname: unable to set hostname without a private UTS namespace '
-                              '(expected {"type": "uts"} in linux.namespaces)']
+    assert problems(data) == [
+        "hostname: unable to set hostname without a private UTS namespace "
+        '(expected {"type": "uts"} in linux.namespaces)'
+    ]

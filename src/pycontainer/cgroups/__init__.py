@@ -31,6 +31,8 @@ Everything here is standard library only and cheap to import.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pycontainer.cgroups.base import Manager, cgroup_of, normalize_cgroups_path
 from pycontainer.cgroups.detect import (
     UNIFIED,
@@ -55,6 +57,7 @@ __all__ = [
     "cgroup_of",
     "default_cgroups_path",
     "detect",
+    "from_state",
     "manager_for",
     "normalize_cgroups_path",
     "parse_mountinfo",
@@ -95,3 +98,17 @@ def manager_for(
     if layout.mode == "v2":
         return V2Manager(path, layout)
     return V1Manager(path, layout)
+
+
+def from_state(
+    cgroups_path: str, directories: dict[str, str], created: list[str], layout: CgroupLayout | None = None
+) -> Manager:
+    """The manager of an existing container, rebuilt from what its creator
+    saved in the state: its :meth:`Manager.paths` and
+    :meth:`Manager.created_dirs` (so ``destroy`` removes exactly those)."""
+    if layout is None:
+        layout = detect()
+    cls = V2Manager if layout.mode == "v2" else V1Manager
+    manager = cls(cgroups_path, layout, {k: Path(d) for k, d in directories.items()})
+    manager.adopt(created)
+    return manager

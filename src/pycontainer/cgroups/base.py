@@ -140,13 +140,20 @@ class Manager(ABC):
     #: "v1" (v1 and hybrid hosts) or "v2"; for the state file and logs.
     driver: ClassVar[str]
 
-    def __init__(self, path: str, layout: CgroupLayout) -> None:
+    def __init__(self, path: str, layout: CgroupLayout, directories: dict[str, Path] | None = None) -> None:
         """*path* is the cgroupsPath (absolute: below each hierarchy's root;
-        relative: below the runtime's own cgroup, see the driver)."""
+        relative: below the runtime's own cgroup, see the driver).
+        *directories* (hierarchy key -> directory, from :meth:`paths` of the
+        manager that created the cgroup) skips the resolution: a later
+        runtime invocation may sit in another cgroup, so a relative path
+        would resolve elsewhere."""
         self.path = path
         self.layout = layout
         normalized = normalize_cgroups_path(path)
-        self._targets: dict[str, Target] = self._resolve(normalized, layout)
+        if directories is None:
+            self._targets: dict[str, Target] = self._resolve(normalized, layout)
+        else:
+            self._targets = {k: Target(Path(d), layout.mountpoint(k)) for k, d in directories.items()}
         if not self._targets:
             raise ContainerError("no cgroup hierarchy to place the container in")
         self._created: list[Path] = []

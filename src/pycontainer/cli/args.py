@@ -28,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", default="text", choices=("text", "json"))
     p.add_argument("--debug", action="store_true")
     p.add_argument("--systemd-cgroup", action="store_true")
-    p.add_argument("--version", "-v", action="version",
-                   version=f"nsinit version {__version__}\nspec: {OCI_VERSION}")  # fmt: skip
+    p.add_argument(
+        "--version", "-v", action="version", version=f"nsinit version {__version__}\nspec: {OCI_VERSION}"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="create and start a container, wait for it")

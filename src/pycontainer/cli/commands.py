@@ -11,8 +11,15 @@ from pycontainer.container import Container
 from pycontainer.errors import ContainerError
 from pycontainer.state import DEFAULT_ROOT
 
-FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
-                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)  # fmt: skip
+FORWARDED_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
 
 
 def _root(args) -> Path:
@@ -63,7 +70,9 @@ def cmd_run(args) -> int:
 def cmd_exec(args) -> int:
     target = args.target
     if not (target.endswith(".json") and os.path.isfile(target)):
-        raise ContainerError(f"{target}: not a config file (exec into a running container is not supported yet)")
+        raise ContainerError(
+            f"{target}: not a config file (exec into a running container is not supported yet)"
+        )
     from pycontainer.spec import load_config
 
     spec = load_config(target)
@@ -140,5 +149,3 @@ def parse_signal(text: str) -> int:
         return int(signal.Signals[name])
     except KeyError:
         raise ContainerError(f"unknown signal {text!r}") from None
-
-

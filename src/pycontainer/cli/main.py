@@ -18,10 +18,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return getattr(commands, "cmd_" + args.command)(args)
     except (PycontainerError, ArgumentError, OSError) as e:
-        _report(str(e), log_file, log_format)
+        _report(_one_line(e), log_file, log_format)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(e: Exception) -> str:
+    """runc prints one line per error; a config with several problems gets
+    them joined with '; '."""
+    return "; ".join(line for line in str(e).splitlines() if line)
 
 
 def _log_settings(argv: list[str]) -> tuple[str | None, str]:

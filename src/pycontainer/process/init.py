@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
 from pycontainer import namespaces, rootfs, syscalls
-from pycontainer.security import capabilities
 from pycontainer.errors import ContainerError, ExecutableNotFound
 from pycontainer.process.channel import Channel
+from pycontainer.security import capabilities
 
 
 @dataclass
@@ -185,8 +185,11 @@ def find_executable(name: str, env: list[str]) -> str:
     if "/" in name:
         if _is_executable(name):
             return name
-        raise ExecutableNotFound(f'exec: "{name}": stat {name}: no such file or directory'
-                                 if not os.path.exists(name) else f'exec: "{name}": permission denied')
+        raise ExecutableNotFound(
+            f'exec: "{name}": stat {name}: no such file or directory'
+            if not os.path.exists(name)
+            else f'exec: "{name}": permission denied'
+        )
     search = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "")
     for directory in search.split(":"):
         candidate = os.path.join(directory or ".", name)
@@ -211,8 +214,9 @@ def apply_rlimits(process) -> None:
         try:
             resource.setrlimit(which, (rl.soft, rl.hard))
         except (OSError, ValueError) as e:
-            raise ContainerError(f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}") \
-                from None
+            raise ContainerError(
+                f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}"
+            ) from None
 
 
 def apply_oom_score_adj(process) -> None:

@@ -31,8 +31,16 @@ T = TypeVar("T")
 
 # Words the spec writes in capitals inside camelCase keys: containerID, blockIO, kernelTCP,
 # disableOOMKiller, execCPUAffinity, throttleReadIOPSDevice, enableCMT, enableMBM.
-_ACRONYMS = {"id": "ID", "io": "IO", "tcp": "TCP", "oom": "OOM", "cpu": "CPU", "iops": "IOPS",
-             "cmt": "CMT", "mbm": "MBM"}
+_ACRONYMS = {
+    "id": "ID",
+    "io": "IO",
+    "tcp": "TCP",
+    "oom": "OOM",
+    "cpu": "CPU",
+    "iops": "IOPS",
+    "cmt": "CMT",
+    "mbm": "MBM",
+}
 
 
 class _Invalid:
@@ -45,8 +53,9 @@ _INVALID = _Invalid()
 # --- public entry points ---------------------------------------------------------------------------
 
 
-def load_config(source: str | os.PathLike[str] | dict[str, Any],
-                bundle: str | os.PathLike[str] | None = None) -> Spec:
+def load_config(
+    source: str | os.PathLike[str] | dict[str, Any], bundle: str | os.PathLike[str] | None = None
+) -> Spec:
     """Load a ``config.json`` file (or an already-parsed dict) into a :class:`Spec`.
 
     ``bundle`` defaults to the file's directory, or to the current directory for a dict; it is made
@@ -124,7 +133,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(raw, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ConfigError(
-            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:  # NaN/Infinity, or bytes that are not text
         raise ConfigError(f"{path}: invalid JSON: {exc}") from None
 
@@ -167,8 +177,9 @@ def _convert(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
         result = _convert(value, base, path, problems)
         for rule in meta:
             if isinstance(rule, IntRange) and isinstance(result, int) and not rule.lo <= result <= rule.hi:
-                problems.append(Problem(path, f"{result} is out of range for {rule.name} "
-                                              f"(expected {rule.lo}..{rule.hi})"))
+                problems.append(
+                    Problem(path, f"{result} is out of range for {rule.name} (expected {rule.lo}..{rule.hi})")
+                )
                 return _INVALID
         return result
     if origin in (types.UnionType, typing.Union):  # only ever "X | None"
@@ -201,8 +212,9 @@ def _convert_object(value: Any, cls: type, path: str, problems: list[Problem]) -
         child = f"{path}.{key}" if path else key
         if value.get(key) is None:  # absent, or null which Go also reads as "not set"
             if f.name in required:
-                problems.append(Problem(child, f"missing required property "
-                                               f"(expected {_describe(hints[f.name])})"))
+                problems.append(
+                    Problem(child, f"missing required property (expected {_describe(hints[f.name])})")
+                )
             continue
         kwargs[f.name] = _convert(value[key], hints[f.name], child, problems)
     if len(problems) > before:
@@ -220,8 +232,9 @@ def _convert_list(value: Any, item_tp: Any, path: str, problems: list[Problem]) 
 def _convert_dict(value: Any, value_tp: Any, path: str, problems: list[Problem]) -> Any:
     if not isinstance(value, dict):
         return _mismatch(value, dict[str, value_tp], path, problems)  # type: ignore[valid-type]
-    out = {key: _convert(item, value_tp, f"{path}[{json.dumps(key)}]", problems)
-           for key, item in value.items()}
+    out = {
+        key: _convert(item, value_tp, f"{path}[{json.dumps(key)}]", problems) for key, item in value.items()
+    }
     return _INVALID if any(item is _INVALID for item in out.values()) else out
 
 
@@ -229,8 +242,12 @@ def _convert_int(value: Any, path: str, problems: list[Problem]) -> Any:
     if type(value) is int:  # not isinstance: a JSON true must not pass for 1
         return value
     if type(value) is float and value.is_integer():
-        problems.append(Problem(path, f"expected an integer, got {value!r} "
-                                      f"(write whole numbers without a fraction or exponent)"))
+        problems.append(
+            Problem(
+                path,
+                f"expected an integer, got {value!r} (write whole numbers without a fraction or exponent)",
+            )
+        )
         return _INVALID
     if type(value) is float:
         problems.append(Problem(path, f"expected an integer, got {value!r}"))
@@ -273,6 +290,9 @@ def _describe(tp: Any, plural: bool = False) -> str:
         return ("arrays" if plural else "an array") + " of " + _describe(typing.get_args(tp)[0], True)
     if origin is dict:
         return ("objects" if plural else "an object") + " of " + _describe(typing.get_args(tp)[1], True)
-    singular, many = {str: ("a string", "strings"), int: ("an integer", "integers"),
-                      bool: ("a boolean", "booleans")}.get(tp, ("an object", "objects"))
+    singular, many = {
+        str: ("a string", "strings"),
+        int: ("an integer", "integers"),
+        bool: ("a boolean", "booleans"),
+    }.get(tp, ("an object", "objects"))
     return many if plural else singular

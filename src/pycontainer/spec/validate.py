@@ -27,57 +27,171 @@ NAMESPACE_TYPES = ("cgroup", "ipc", "mount", "network", "pid", "time", "user", "
 
 # Index i is capability number i (linux/capability.h), up to CAP_LAST_CAP of Linux 5.9+.
 CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 )
 
 RLIMITS = (
-    "RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
-    "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS",
-    "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+    "RLIMIT_AS",
+    "RLIMIT_CORE",
+    "RLIMIT_CPU",
+    "RLIMIT_DATA",
+    "RLIMIT_FSIZE",
+    "RLIMIT_LOCKS",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_NOFILE",
+    "RLIMIT_NPROC",
+    "RLIMIT_RSS",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_STACK",
 )
 
-ROOTFS_PROPAGATIONS = ("private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable",
-                       "runbindable")
+ROOTFS_PROPAGATIONS = (
+    "private",
+    "rprivate",
+    "slave",
+    "rslave",
+    "shared",
+    "rshared",
+    "unbindable",
+    "runbindable",
+)
 
 DEVICE_TYPES = ("c", "b", "u", "p")
 DEVICE_RULE_TYPES = ("a", "c", "b")
 
-SECCOMP_ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-                   "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG",
-                   "SCMP_ACT_NOTIFY")
-SECCOMP_ERRNO_ACTIONS = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
-SECCOMP_OPERATORS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
-                     "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ")
-SECCOMP_ARCHITECTURES = (
-    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64",
-    "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
-    "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X",
-    "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
+SECCOMP_ACTIONS = (
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
 )
-SECCOMP_FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+SECCOMP_ERRNO_ACTIONS = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
+SECCOMP_OPERATORS = (
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+)
+SECCOMP_ARCHITECTURES = (
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+)
+SECCOMP_FLAGS = (
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+)
 SECCOMP_MAX_ARG_INDEX = 5  # a syscall has six argument registers
 
-SCHEDULER_POLICIES = ("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE",
-                      "SCHED_DEADLINE")
-SCHEDULER_FLAGS = ("SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN",
-                   "SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
-                   "SCHED_FLAG_UTIL_CLAMP_MAX")
+SCHEDULER_POLICIES = (
+    "SCHED_OTHER",
+    "SCHED_FIFO",
+    "SCHED_RR",
+    "SCHED_BATCH",
+    "SCHED_ISO",
+    "SCHED_IDLE",
+    "SCHED_DEADLINE",
+)
+SCHEDULER_FLAGS = (
+    "SCHED_FLAG_RESET_ON_FORK",
+    "SCHED_FLAG_RECLAIM",
+    "SCHED_FLAG_DL_OVERRUN",
+    "SCHED_FLAG_KEEP_POLICY",
+    "SCHED_FLAG_KEEP_PARAMS",
+    "SCHED_FLAG_UTIL_CLAMP_MIN",
+    "SCHED_FLAG_UTIL_CLAMP_MAX",
+)
 IOPRIO_CLASSES = ("IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE")
 PERSONALITY_DOMAINS = ("LINUX", "LINUX32")
 TIME_CLOCKS = ("boottime", "monotonic")  # the only clocks a time namespace can offset
 
 # Sysctls that live in the IPC namespace besides fs.mqueue.* (runc's list).
-IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-                         "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"})
+IPC_SYSCTLS = frozenset(
+    {
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    }
+)
 
 _OCI_VERSION = re.compile(r"1\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 _CPU_LIST = re.compile(r"[0-9, -]*")
@@ -131,8 +245,10 @@ def _unknown(noun: str, value: str, allowed: Sequence[str]) -> str:
         return f"unknown {noun} {_q(value)} (expected one of {', '.join(allowed)})"
     close = difflib.get_close_matches(value, allowed, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
-    return (f"unknown {noun} {_q(value)} ({hint}expected one of the {len(allowed)} known names "
-            f"{allowed[0]} .. {allowed[-1]})")
+    return (
+        f"unknown {noun} {_q(value)} ({hint}expected one of the {len(allowed)} known names "
+        f"{allowed[0]} .. {allowed[-1]})"
+    )
 
 
 def _not_absolute(value: str) -> str:
@@ -162,16 +278,20 @@ def _mapping_sizes(mappings: list[IDMapping], path: str) -> Iterator[Problem]:
 
 def _version(spec: Spec) -> Iterator[Problem]:
     if not _OCI_VERSION.fullmatch(spec.oci_version):
-        yield Problem("ociVersion", f"unsupported version {_q(spec.oci_version)} (expected 1.x.y such "
-                                    f'as "1.2.0": this runtime implements runtime-spec 1)')
+        yield Problem(
+            "ociVersion",
+            f"unsupported version {_q(spec.oci_version)} (expected 1.x.y such "
+            f'as "1.2.0": this runtime implements runtime-spec 1)',
+        )
 
 
 def _root(spec: Spec) -> Iterator[Problem]:
     if spec.root is None:
         yield Problem("root", 'missing (expected {"path": ...} naming the container\'s root filesystem)')
     elif not spec.root.path:
-        yield Problem("root.path", "empty (expected the root filesystem's path, absolute or relative "
-                                   "to the bundle)")
+        yield Problem(
+            "root.path", "empty (expected the root filesystem's path, absolute or relative to the bundle)"
+        )
 
 
 def _spec_process(spec: Spec) -> Iterator[Problem]:
@@ -186,8 +306,9 @@ def _hostname(spec: Spec) -> Iterator[Problem]:
         return
     for key, value in (("hostname", spec.hostname), ("domainname", spec.domainname)):
         if value:  # "" is how Go engines write "not set"
-            yield Problem(key, f"unable to set {key} without a private UTS namespace "
-                               f"({_NEED_NS.format('uts')})")
+            yield Problem(
+                key, f"unable to set {key} without a private UTS namespace ({_NEED_NS.format('uts')})"
+            )
 
 
 def _mounts(spec: Spec) -> Iterator[Problem]:
@@ -198,8 +319,9 @@ def _mounts(spec: Spec) -> Iterator[Problem]:
         if mount.uid_mappings or mount.gid_mappings:
             is_bind = mount.type == "bind" or {"bind", "rbind"} & set(mount.options)
             if not is_bind:
-                yield Problem(at, 'uidMappings/gidMappings need a bind mount '
-                                  '(expected the "bind" or "rbind" option)')
+                yield Problem(
+                    at, 'uidMappings/gidMappings need a bind mount (expected the "bind" or "rbind" option)'
+                )
         yield from _mapping_sizes(mount.uid_mappings, f"{at}.uidMappings")
         yield from _mapping_sizes(mount.gid_mappings, f"{at}.gidMappings")
 
@@ -230,11 +352,14 @@ def _process(process: Process, path: str) -> Iterator[Problem]:
             yield Problem(f"{_join(path, 'env')}[{i}]", f"{_q(entry)} is not of the form NAME=value")
     umask = process.user.umask
     if umask is not None and umask > 0o777:
-        yield Problem(_join(path, "user.umask"),
-                      f"{umask} ({oct(umask)}) is out of range (expected 0..511, i.e. 0o0..0o777)")
+        yield Problem(
+            _join(path, "user.umask"),
+            f"{umask} ({oct(umask)}) is out of range (expected 0..511, i.e. 0o0..0o777)",
+        )
     if process.oom_score_adj is not None and not -1000 <= process.oom_score_adj <= 1000:
-        yield Problem(_join(path, "oomScoreAdj"), f"{process.oom_score_adj} is out of range "
-                                                  f"(expected -1000..1000)")
+        yield Problem(
+            _join(path, "oomScoreAdj"), f"{process.oom_score_adj} is out of range (expected -1000..1000)"
+        )
     yield from _capabilities(process, _join(path, "capabilities"))
     yield from _rlimits(process, _join(path, "rlimits"))
     yield from _scheduler(process, _join(path, "scheduler"))
@@ -244,8 +369,10 @@ def _process(process: Process, path: str) -> Iterator[Problem]:
         for key in ("initial", "final"):
             value = getattr(affinity, key)
             if value is not None and not _CPU_LIST.fullmatch(value):
-                yield Problem(_join(path, f"execCPUAffinity.{key}"),
-                              f'{_q(value)} is not a cpu list (expected numbers and ranges such as "0-3,7")')
+                yield Problem(
+                    _join(path, f"execCPUAffinity.{key}"),
+                    f'{_q(value)} is not a cpu list (expected numbers and ranges such as "0-3,7")',
+                )
 
 
 def _capabilities(process: Process, path: str) -> Iterator[Problem]:
@@ -264,13 +391,18 @@ def _rlimits(process: Process, path: str) -> Iterator[Problem]:
         if rlimit.type not in RLIMITS:
             yield Problem(f"{at}.type", _unknown("rlimit", rlimit.type, RLIMITS))
         elif rlimit.type in first:
-            yield Problem(f"{at}.type", f"duplicate rlimit {_q(rlimit.type)} (already given at "
-                                        f"{path}[{first[rlimit.type]}]; expected each type at most once)")
+            yield Problem(
+                f"{at}.type",
+                f"duplicate rlimit {_q(rlimit.type)} (already given at "
+                f"{path}[{first[rlimit.type]}]; expected each type at most once)",
+            )
         else:
             first[rlimit.type] = i
         if rlimit.soft > rlimit.hard:
-            yield Problem(f"{at}.soft", f"soft limit {rlimit.soft} is above the hard limit {rlimit.hard} "
-                                        f"(expected soft <= hard)")
+            yield Problem(
+                f"{at}.soft",
+                f"soft limit {rlimit.soft} is above the hard limit {rlimit.hard} (expected soft <= hard)",
+            )
 
 
 def _scheduler(process: Process, path: str) -> Iterator[Problem]:
@@ -282,12 +414,17 @@ def _scheduler(process: Process, path: str) -> Iterator[Problem]:
     if not -20 <= sched.nice <= 19:
         yield Problem(f"{path}.nice", f"{sched.nice} is out of range (expected -20..19)")
     if sched.priority != 0 and sched.policy not in ("SCHED_FIFO", "SCHED_RR"):
-        yield Problem(f"{path}.priority", f"a priority needs a realtime policy "
-                                          f"(expected policy SCHED_FIFO or SCHED_RR, got {sched.policy})")
+        yield Problem(
+            f"{path}.priority",
+            f"a priority needs a realtime policy "
+            f"(expected policy SCHED_FIFO or SCHED_RR, got {sched.policy})",
+        )
     for key in ("runtime", "deadline", "period"):
         if getattr(sched, key) != 0 and sched.policy != "SCHED_DEADLINE":
-            yield Problem(f"{path}.{key}", f"{key} needs the deadline policy "
-                                           f"(expected policy SCHED_DEADLINE, got {sched.policy})")
+            yield Problem(
+                f"{path}.{key}",
+                f"{key} needs the deadline policy (expected policy SCHED_DEADLINE, got {sched.policy})",
+            )
     for i, flag in enumerate(sched.flags):
         if flag not in SCHEDULER_FLAGS:
             yield Problem(f"{path}.flags[{i}]", _unknown("scheduler flag", flag, SCHEDULER_FLAGS))
@@ -313,8 +450,11 @@ def _linux_namespaces(spec: Spec) -> Iterator[Problem]:
         if ns.type not in NAMESPACE_TYPES:
             yield Problem(f"{at}.type", _unknown("namespace", ns.type, NAMESPACE_TYPES))
         elif ns.type in first:
-            yield Problem(f"{at}.type", f"duplicate namespace {_q(ns.type)} (already given at linux."
-                                        f"namespaces[{first[ns.type]}]; expected each type at most once)")
+            yield Problem(
+                f"{at}.type",
+                f"duplicate namespace {_q(ns.type)} (already given at linux."
+                f"namespaces[{first[ns.type]}]; expected each type at most once)",
+            )
         else:
             first[ns.type] = i
         if ns.path and not _is_absolute(ns.path):
@@ -327,11 +467,16 @@ def _id_mappings(spec: Spec) -> Iterator[Problem]:
     for key, kind in (("uidMappings", "uid"), ("gidMappings", "gid")):
         mappings = getattr(linux, f"{kind}_mappings")
         if mappings and user is None:
-            yield Problem(f"linux.{key}", f"user namespace mappings given, but no user namespace "
-                                          f"({_NEED_NS.format('user')})")
+            yield Problem(
+                f"linux.{key}",
+                f"user namespace mappings given, but no user namespace ({_NEED_NS.format('user')})",
+            )
         elif user is not None and not user.path and not mappings:
-            yield Problem(f"linux.{key}", f"a new user namespace needs {kind} mappings "
-                                          f"(expected at least one {{containerID, hostID, size}})")
+            yield Problem(
+                f"linux.{key}",
+                f"a new user namespace needs {kind} mappings "
+                f"(expected at least one {{containerID, hostID, size}})",
+            )
         yield from _mapping_sizes(mappings, f"linux.{key}")
 
 
@@ -341,11 +486,15 @@ def _time_offsets(spec: Spec) -> Iterator[Problem]:
         return
     time_ns = _namespaces(spec).get("time")
     if time_ns is None:
-        yield Problem("linux.timeOffsets", f"time offsets given, but no time namespace "
-                                           f"({_NEED_NS.format('time')})")
+        yield Problem(
+            "linux.timeOffsets", f"time offsets given, but no time namespace ({_NEED_NS.format('time')})"
+        )
     elif time_ns.path:
-        yield Problem("linux.timeOffsets", "time offsets given for a joined time namespace "
-                                           "(expected a new one: offsets are fixed once a process enters it)")
+        yield Problem(
+            "linux.timeOffsets",
+            "time offsets given for a joined time namespace "
+            "(expected a new one: offsets are fixed once a process enters it)",
+        )
     for clock, offset in offsets.items():
         at = f"linux.timeOffsets[{_q(clock)}]"
         if clock not in TIME_CLOCKS:
@@ -367,16 +516,25 @@ def _sysctl(spec: Spec) -> Iterator[Problem]:
         elif name == "kernel.domainname":
             needed = "uts"
         elif name == "kernel.hostname":
-            yield Problem(at, 'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI '
-                              '"hostname" field (expected "hostname" to be set instead)')
+            yield Problem(
+                at,
+                'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI '
+                '"hostname" field (expected "hostname" to be set instead)',
+            )
             continue
         else:
-            yield Problem(at, f"sysctl {_q(name)} is not in a separate kernel namespace (expected net.*, "
-                              f"fs.mqueue.*, an IPC kernel.* sysctl or kernel.domainname)")
+            yield Problem(
+                at,
+                f"sysctl {_q(name)} is not in a separate kernel namespace (expected net.*, "
+                f"fs.mqueue.*, an IPC kernel.* sysctl or kernel.domainname)",
+            )
             continue
         if needed not in namespaces:
-            yield Problem(at, f"sysctl {_q(name)} is not allowed in the host's {needed} namespace "
-                              f"({_NEED_NS.format(needed)})")
+            yield Problem(
+                at,
+                f"sysctl {_q(name)} is not allowed in the host's {needed} namespace "
+                f"({_NEED_NS.format(needed)})",
+            )
 
 
 def _dotted_sysctl(key: str) -> str:
@@ -390,8 +548,11 @@ def _dotted_sysctl(key: str) -> str:
 def _net_devices(spec: Spec) -> Iterator[Problem]:
     devices = (spec.linux or Linux()).net_devices
     if devices and "network" not in _namespaces(spec):
-        yield Problem("linux.netDevices", f"network devices given, but no network namespace to move "
-                                          f"them into ({_NEED_NS.format('network')})")
+        yield Problem(
+            "linux.netDevices",
+            f"network devices given, but no network namespace to move "
+            f"them into ({_NEED_NS.format('network')})",
+        )
     for host_name, device in devices.items():
         at = f"linux.netDevices[{_q(host_name)}]"
         if not _valid_ifname(host_name):
@@ -402,13 +563,14 @@ def _net_devices(spec: Spec) -> Iterator[Problem]:
 
 def _valid_ifname(name: str) -> bool:
     """The kernel's dev_valid_name(), plus ':' which would clash with alias syntax."""
-    return (0 < len(name) < 16 and name not in (".", "..")
-            and not any(c in "/:" or c.isspace() for c in name))
+    return 0 < len(name) < 16 and name not in (".", "..") and not any(c in "/:" or c.isspace() for c in name)
 
 
 def _bad_ifname(name: str) -> str:
-    return (f'{_q(name)} is not a valid interface name (expected 1-15 characters, no "/", ":" or '
-            f'whitespace, and not "." or "..")')
+    return (
+        f'{_q(name)} is not a valid interface name (expected 1-15 characters, no "/", ":" or '
+        f'whitespace, and not "." or "..")'
+    )
 
 
 # --- linux: filesystem and devices --------------------------------------------------------------------
@@ -422,8 +584,9 @@ def _devices(spec: Spec) -> Iterator[Problem]:
         elif device.type != "p":
             for key in ("major", "minor"):
                 if getattr(device, key) is None:
-                    yield Problem(f"{at}.{key}", f'missing (a "{device.type}" device needs '
-                                                 f"major and minor numbers)")
+                    yield Problem(
+                        f"{at}.{key}", f'missing (a "{device.type}" device needs major and minor numbers)'
+                    )
         if not _is_absolute(device.path):
             yield Problem(f"{at}.path", _not_absolute(device.path))
 
@@ -436,8 +599,10 @@ def _masked_and_readonly(spec: Spec) -> Iterator[Problem]:
                 yield Problem(f"linux.{key}[{i}]", _not_absolute(path))
     if (linux.masked_paths or linux.readonly_paths) and "mount" not in _namespaces(spec):
         key = "maskedPaths" if linux.masked_paths else "readonlyPaths"
-        yield Problem(f"linux.{key}", f"unable to restrict sys entries without a private MNT namespace "
-                                      f"({_NEED_NS.format('mount')})")
+        yield Problem(
+            f"linux.{key}",
+            f"unable to restrict sys entries without a private MNT namespace ({_NEED_NS.format('mount')})",
+        )
 
 
 def _propagation(spec: Spec) -> Iterator[Problem]:
@@ -461,45 +626,60 @@ def _resources(res: Resources, path: str) -> Iterator[Problem]:
         if rule.type and rule.type not in DEVICE_RULE_TYPES:
             yield Problem(f"{at}.type", _unknown("device rule type", rule.type, DEVICE_RULE_TYPES))
         if rule.access and set(rule.access) - set("rwm"):
-            yield Problem(f"{at}.access", f"{_q(rule.access)} is not a device access (expected letters "
-                                          f'from "rwm": read, write, mknod)')
+            yield Problem(
+                f"{at}.access",
+                f'{_q(rule.access)} is not a device access (expected letters from "rwm": read, write, mknod)',
+            )
     memory = res.memory
     if memory is not None:
         # 2**64-1 is uint64(-1): Go engines write it for "leave swappiness alone", and runc accepts it.
         if memory.swappiness is not None and memory.swappiness > 100 and memory.swappiness != 2**64 - 1:
-            yield Problem(_join(path, "memory.swappiness"), f"{memory.swappiness} is out of range "
-                                                            f"(expected 0..100)")
+            yield Problem(
+                _join(path, "memory.swappiness"), f"{memory.swappiness} is out of range (expected 0..100)"
+            )
         if memory.limit is not None and memory.swap is not None and 0 < memory.swap < memory.limit:
-            yield Problem(_join(path, "memory.swap"), f"memory+swap limit {memory.swap} is below the "
-                                                      f"memory limit {memory.limit} (expected swap >= limit, "
-                                                      f"or -1 for unlimited)")
+            yield Problem(
+                _join(path, "memory.swap"),
+                f"memory+swap limit {memory.swap} is below the "
+                f"memory limit {memory.limit} (expected swap >= limit, "
+                f"or -1 for unlimited)",
+            )
     cpu = res.cpu
     if cpu is not None:
         if cpu.burst is not None and cpu.quota is not None and cpu.quota > 0 and cpu.burst > cpu.quota:
-            yield Problem(_join(path, "cpu.burst"), f"burst {cpu.burst} is above the quota {cpu.quota} "
-                                                    f"(expected burst <= quota)")
+            yield Problem(
+                _join(path, "cpu.burst"),
+                f"burst {cpu.burst} is above the quota {cpu.quota} (expected burst <= quota)",
+            )
         if cpu.idle is not None and cpu.idle not in (0, 1):
             yield Problem(_join(path, "cpu.idle"), f"{cpu.idle} (expected 0, or 1 for SCHED_IDLE)")
     if res.block_io is not None:
         for i, device in enumerate(res.block_io.weight_device):
             if device.weight is None and device.leaf_weight is None:
-                yield Problem(f"{_join(path, 'blockIO.weightDevice')}[{i}]",
-                              "neither weight nor leafWeight given (expected at least one)")
+                yield Problem(
+                    f"{_join(path, 'blockIO.weightDevice')}[{i}]",
+                    "neither weight nor leafWeight given (expected at least one)",
+                )
     for i, hugepage in enumerate(res.hugepage_limits):
         if not _PAGE_SIZE.fullmatch(hugepage.page_size):
-            yield Problem(f"{_join(path, 'hugepageLimits')}[{i}].pageSize",
-                          f"{_q(hugepage.page_size)} is not a page size "
-                          f'(expected <size><unit>B such as "2MB")')
+            yield Problem(
+                f"{_join(path, 'hugepageLimits')}[{i}].pageSize",
+                f'{_q(hugepage.page_size)} is not a page size (expected <size><unit>B such as "2MB")',
+            )
     for device_name, rdma in res.rdma.items():
         if rdma.hca_handles is None and rdma.hca_objects is None:
-            yield Problem(f"{_join(path, 'rdma')}[{_q(device_name)}]",
-                          "neither hcaHandles nor hcaObjects given (expected at least one)")
+            yield Problem(
+                f"{_join(path, 'rdma')}[{_q(device_name)}]",
+                "neither hcaHandles nor hcaObjects given (expected at least one)",
+            )
     for key in res.unified:
         controller, dot, _ = key.partition(".")
         if "/" in key or not controller or not dot:
-            yield Problem(f"{_join(path, 'unified')}[{_q(key)}]",
-                          f'{_q(key)} is not a cgroup file name (expected CONTROLLER.PARAMETER such as '
-                          f'"memory.high", without "/")')
+            yield Problem(
+                f"{_join(path, 'unified')}[{_q(key)}]",
+                f"{_q(key)} is not a cgroup file name (expected CONTROLLER.PARAMETER such as "
+                f'"memory.high", without "/")',
+            )
 
 
 # --- linux: security ----------------------------------------------------------------------------------
@@ -511,27 +691,36 @@ def _seccomp(spec: Spec) -> Iterator[Problem]:
         return
     at = "linux.seccomp"
     if seccomp.default_action not in SECCOMP_ACTIONS:
-        yield Problem(f"{at}.defaultAction", _unknown("seccomp action", seccomp.default_action,
-                                                      SECCOMP_ACTIONS))
+        yield Problem(
+            f"{at}.defaultAction", _unknown("seccomp action", seccomp.default_action, SECCOMP_ACTIONS)
+        )
     elif seccomp.default_action == "SCMP_ACT_NOTIFY":
-        yield Problem(f"{at}.defaultAction", "SCMP_ACT_NOTIFY cannot be the default action "
-                                             "(expected it only in syscalls[].action)")
+        yield Problem(
+            f"{at}.defaultAction",
+            "SCMP_ACT_NOTIFY cannot be the default action (expected it only in syscalls[].action)",
+        )
     if seccomp.default_errno_ret is not None and seccomp.default_action not in SECCOMP_ERRNO_ACTIONS:
-        yield Problem(f"{at}.defaultErrnoRet", f"an errno needs an action that returns one (expected "
-                                               f"defaultAction SCMP_ACT_ERRNO or SCMP_ACT_TRACE, "
-                                               f"got {seccomp.default_action})")
+        yield Problem(
+            f"{at}.defaultErrnoRet",
+            f"an errno needs an action that returns one (expected "
+            f"defaultAction SCMP_ACT_ERRNO or SCMP_ACT_TRACE, "
+            f"got {seccomp.default_action})",
+        )
     for i, arch in enumerate(seccomp.architectures):
         if arch not in SECCOMP_ARCHITECTURES:
-            yield Problem(f"{at}.architectures[{i}]", _unknown("seccomp architecture", arch,
-                                                               SECCOMP_ARCHITECTURES))
+            yield Problem(
+                f"{at}.architectures[{i}]", _unknown("seccomp architecture", arch, SECCOMP_ARCHITECTURES)
+            )
     for i, flag in enumerate(seccomp.flags):
         if flag not in SECCOMP_FLAGS:
             yield Problem(f"{at}.flags[{i}]", _unknown("seccomp flag", flag, SECCOMP_FLAGS))
     if seccomp.listener_metadata and not seccomp.listener_path:
         yield Problem(f"{at}.listenerMetadata", "given without listenerPath (expected both, or neither)")
     if not seccomp.listener_path and any(s.action == "SCMP_ACT_NOTIFY" for s in seccomp.syscalls):
-        yield Problem(f"{at}.listenerPath", "missing (SCMP_ACT_NOTIFY rules need the path of the "
-                                            "seccomp agent's socket)")
+        yield Problem(
+            f"{at}.listenerPath",
+            "missing (SCMP_ACT_NOTIFY rules need the path of the seccomp agent's socket)",
+        )
     for i, rule in enumerate(seccomp.syscalls):
         rule_at = f"{at}.syscalls[{i}]"
         if not rule.names:
@@ -539,18 +728,26 @@ def _seccomp(spec: Spec) -> Iterator[Problem]:
         if rule.action not in SECCOMP_ACTIONS:
             yield Problem(f"{rule_at}.action", _unknown("seccomp action", rule.action, SECCOMP_ACTIONS))
         elif rule.action == "SCMP_ACT_NOTIFY" and "write" in rule.names:
-            yield Problem(f"{rule_at}.action", "SCMP_ACT_NOTIFY cannot be used for the write syscall "
-                                               "(expected another action for write)")
+            yield Problem(
+                f"{rule_at}.action",
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall (expected another action for write)",
+            )
         if rule.errno_ret is not None and rule.action not in SECCOMP_ERRNO_ACTIONS:
-            yield Problem(f"{rule_at}.errnoRet", f"an errno needs an action that returns one (expected "
-                                                 f"SCMP_ACT_ERRNO or SCMP_ACT_TRACE, got {rule.action})")
+            yield Problem(
+                f"{rule_at}.errnoRet",
+                f"an errno needs an action that returns one (expected "
+                f"SCMP_ACT_ERRNO or SCMP_ACT_TRACE, got {rule.action})",
+            )
         for j, arg in enumerate(rule.args):
             if arg.index > SECCOMP_MAX_ARG_INDEX:
-                yield Problem(f"{rule_at}.args[{j}].index", f"{arg.index} is out of range (expected "
-                                                            f"0..{SECCOMP_MAX_ARG_INDEX})")
+                yield Problem(
+                    f"{rule_at}.args[{j}].index",
+                    f"{arg.index} is out of range (expected 0..{SECCOMP_MAX_ARG_INDEX})",
+                )
             if arg.op not in SECCOMP_OPERATORS:
-                yield Problem(f"{rule_at}.args[{j}].op", _unknown("seccomp operator", arg.op,
-                                                                  SECCOMP_OPERATORS))
+                yield Problem(
+                    f"{rule_at}.args[{j}].op", _unknown("seccomp operator", arg.op, SECCOMP_OPERATORS)
+                )
 
 
 def _personality(spec: Spec) -> Iterator[Problem]:
@@ -558,8 +755,10 @@ def _personality(spec: Spec) -> Iterator[Problem]:
     if personality is None:
         return
     if personality.domain not in PERSONALITY_DOMAINS:
-        yield Problem("linux.personality.domain", _unknown("personality domain", personality.domain,
-                                                           PERSONALITY_DOMAINS))
+        yield Problem(
+            "linux.personality.domain",
+            _unknown("personality domain", personality.domain, PERSONALITY_DOMAINS),
+        )
     if personality.flags:
         yield Problem("linux.personality.flags", "the spec defines no personality flags (expected none)")
 
@@ -569,11 +768,16 @@ def _intel_rdt(spec: Spec) -> Iterator[Problem]:
     if rdt is None:
         return
     if rdt.clos_id is not None and (rdt.clos_id in (".", "..") or "/" in rdt.clos_id):
-        yield Problem("linux.intelRdt.closID", f'{_q(rdt.clos_id)} is not a directory name '
-                                               f'(expected a name without "/", not "." or "..")')
+        yield Problem(
+            "linux.intelRdt.closID",
+            f'{_q(rdt.clos_id)} is not a directory name (expected a name without "/", not "." or "..")',
+        )
     if rdt.mem_bw_schema and (not rdt.mem_bw_schema.startswith("MB:") or "\n" in rdt.mem_bw_schema):
-        yield Problem("linux.intelRdt.memBwSchema", f'{_q(rdt.mem_bw_schema)} is not a memory bandwidth '
-                                                    f'schema (expected one line starting with "MB:")')
+        yield Problem(
+            "linux.intelRdt.memBwSchema",
+            f"{_q(rdt.mem_bw_schema)} is not a memory bandwidth "
+            f'schema (expected one line starting with "MB:")',
+        )
 
 
 # The rules in the order of the config's sections, so problems read top to bottom.
