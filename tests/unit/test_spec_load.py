@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import json
 import os
@@ -28,6 +27,7 @@ from pycontainer.spec import (
     load_resources,
     models,
 )
+from pycontainer.spec._model import MISSING, Model, fields
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine-configs"
 
@@ -63,7 +63,7 @@ def model_classes() -> list[type]:
     return [
         cls
         for _, cls in inspect.getmembers(models, inspect.isclass)
-        if dataclasses.is_dataclass(cls) and cls.__module__ == models.__name__ and cls is not models.IntRange
+        if issubclass(cls, Model) and cls.__module__ == models.__name__
     ]
 
 
@@ -79,7 +79,7 @@ def test_engine_config_loads(path: Path) -> None:
     spec = load_config(path)
     assert spec.oci_version == "1.0.2-dev"
     assert spec.process is not None and spec.process.args
-    assert spec.bundle == path.parent
+    assert spec.bundle == str(path.parent)
 
 
 @pytest.mark.parametrize("path", _fixtures("process"), ids=lambda p: p.name)
@@ -164,30 +164,30 @@ def test_engine_zero_values_are_kept() -> None:
 def test_relative_root_resolved_against_file_directory(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(minimal()))
     spec = load_config(tmp_path / "config.json")
-    assert spec.bundle == tmp_path
-    assert spec.rootfs == tmp_path / "rootfs"
+    assert spec.bundle == str(tmp_path)
+    assert spec.rootfs == str(tmp_path / "rootfs")
 
 
 def test_ctr_relative_root_resolved() -> None:
     spec = load_config(FIXTURES / "ctr-create-run-echo.json")
-    assert spec.rootfs == FIXTURES / "rootfs"
+    assert spec.rootfs == str(FIXTURES / "rootfs")
 
 
 def test_absolute_root_kept(tmp_path: Path) -> None:
     data = minimal()
     data["root"]["path"] = "/srv/rootfs"
-    assert load_config(data, bundle=tmp_path).rootfs == Path("/srv/rootfs")
+    assert load_config(data, bundle=tmp_path).rootfs == "/srv/rootfs"
 
 
 def test_bundle_argument_overrides_file_directory(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(minimal()))
     spec = load_config(tmp_path / "config.json", bundle="/elsewhere")
-    assert spec.rootfs == Path("/elsewhere/rootfs")
+    assert spec.rootfs == "/elsewhere/rootfs"
 
 
 def test_dict_bundle_defaults_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert load_config(minimal()).bundle == tmp_path
+    assert load_config(minimal()).bundle == str(tmp_path)
 
 
 def test_bundle_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,7 +195,33 @@ def test_bundle_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (tmp_path / "b" / "config.json").write_text(json.dumps(minimal()))
     monkeypatch.chdir(tmp_path)
     spec = load_config("b/config.json")
-    assert spec.bundle.is_absolute() and spec.rootfs == tmp_path / "b" / "rootfs"
+    assert os.path.isabs(spec.bundle) and spec.rootfs == str(tmp_path / "b" / "rootfs")
+
+
+def test_bundle_and_rootfs_are_strings(tmp_path: Path) -> None:
+    """Plain str, so using a config needs no pathlib (its import alone costs milliseconds)."""
+    spec = load_config(minimal(), bundle=tmp_path)
+    assert type(spec.bundle) is str and type(spec.rootfs) is str
+
+
+@pytest.mark.parametrize(
+    "root_path", ["rootfs", "./rootfs/", "a//b/./c", "../rootfs", "/srv//rootfs/.", "/", ".", "//x/y"]
+)
+def test_rootfs_spelled_as_pathlib_would(root_path: str) -> None:
+    data = minimal()
+    data["root"]["path"] = root_path
+    for bundle in ("/bundle", "/", "//net/b"):
+        assert load_config(data, bundle=bundle).rootfs == str(Path(bundle) / root_path)
+
+
+def test_file_names_in_errors_spelled_as_pathlib_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("./nope//config.json", "nope/./config.json/", str(tmp_path) + "//nope.json"):
+        with pytest.raises(ConfigError) as info:
+            load_config(name)
+        assert str(info.value) == f"{Path(name)}: no such file (expected a JSON config file)"
 
 
 def test_source_may_be_pathlike(tmp_path: Path) -> None:
@@ -588,10 +614,10 @@ def test_load_resources_paths_are_rooted() -> None:
 @pytest.mark.parametrize("cls", model_classes(), ids=lambda c: c.__name__)
 def test_every_field_is_required_or_has_a_default(cls: type) -> None:
     required = getattr(cls, "REQUIRED", frozenset())
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in fields(cls)}
     assert required <= names
-    for f in dataclasses.fields(cls):
-        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    for f in fields(cls):
+        has_default = f.default is not MISSING or f.default_factory is not MISSING
         assert has_default or f.name in required, f"{cls.__name__}.{f.name}"
 
 
@@ -599,7 +625,7 @@ def test_every_field_is_required_or_has_a_default(cls: type) -> None:
 def test_attribute_names_are_json_keys_in_snake_case(cls: type) -> None:
     """The brief of the models: camelCase -> snake_case, mechanically, acronyms as one word."""
     overrides = getattr(cls, "JSON_KEYS", {})
-    for f in dataclasses.fields(cls):
+    for f in fields(cls):
         if f.name in getattr(cls, "NOT_IN_JSON", ()) or f.name in overrides:
             continue
         key = json_key(cls, f.name)

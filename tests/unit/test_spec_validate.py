@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -831,3 +834,63 @@ def test_validate_without_linux_section() -> None:
         "hostname: unable to set hostname without a private UTS namespace "
         '(expected {"type": "uts"} in linux.namespaces)'
     ]
+
+
+# --- the hand-written grammars match the patterns they replace -----------------------------------------
+
+# The patterns validate.py used before it stopped compiling regular expressions at import.
+_PATTERNS = {
+    "_is_oci_version": r"1\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?",
+    "_is_cpu_list": r"[0-9, -]*",
+    "_is_page_size": r"[0-9]+[KMGTPE]?B",
+}
+_SAMPLES = [
+    "",
+    "1",
+    "1.",
+    "1.2",
+    "1.2.",
+    "1.2.0",
+    "1.0.2-dev",
+    "1.2.3-rc.1+build.5",
+    "1.2.3+b-c",
+    "1.2.3--x",
+    "1.2.3-",
+    "1.2.3+",
+    "1.2.3-+b",
+    "1.2.3-a+",
+    "1.2.3+a+b",
+    "1.2.3-a_b",
+    "1.2.3.4",
+    "01.2.3",
+    "2.0.0",
+    "1.2.3\n",
+    "1.٣.4",  # an Arabic-Indic digit: \d matches it
+    "1.2.3-é",
+    "0-3,7",
+    " 1 , 2-4 ",
+    "all",
+    "0-3\n",
+    "2MB",
+    "2B",
+    "MB",
+    "B",
+    "64KB",
+    "2M",
+    "2KMB",
+    "1٣GB",
+    "10EB",
+    "2mb",
+]
+
+
+@pytest.mark.parametrize("name", sorted(_PATTERNS))
+def test_grammar_matches_its_pattern(name: str) -> None:
+    module = importlib.import_module("pycontainer.spec.validate")  # the package's `validate` is the function
+    check_fn, pattern = getattr(module, name), re.compile(_PATTERNS[name])
+    rng = random.Random(name)
+    alphabet = "0123456789.-+, KMGTPEBab_\n٣é"
+    samples = _SAMPLES + ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(5000)]
+    samples += ["1." + "".join(rng.choices("0123456789.-+ab", k=rng.randint(0, 10))) for _ in range(5000)]
+    for sample in samples:
+        assert check_fn(sample) == bool(pattern.fullmatch(sample)), sample

@@ -1,9 +1,10 @@
 """Turn ``config.json`` (and ``process.json``, ``resources.json``) into the models, and back.
 
-One small converter does all the work, driven by each dataclass's type annotations:
+One small converter does all the work, driven by each model class's annotations (resolved once per
+class by ``_model.resolve``, the first time the class is loaded):
 
-* ``str``, ``bool``, ``int`` (with an optional ``IntRange`` in ``Annotated``), ``X | None``,
-  ``list[X]``, ``dict[str, X]`` and nested dataclasses are all the shapes the spec needs;
+* ``str``, ``bool``, ``int`` (with an optional ``IntRange`` such as ``UInt32``), ``X | None``,
+  ``list[X]``, ``dict[str, X]`` and nested models are all the shapes the spec needs;
 * a field's JSON key is its name converted to camelCase, with the spec's acronyms kept upper-case
   (``container_id`` -> ``containerID``) and a class's ``JSON_KEYS`` for the rare exception;
 * a class's ``REQUIRED`` names the keys that must be present.
@@ -15,19 +16,20 @@ ignored, as the spec asks.  Semantic rules (is that namespace type known?) belon
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import json
 import os
-import types
-import typing
-from pathlib import Path
-from typing import Any, TypeVar
+import posixpath
 
 from pycontainer.errors import ConfigError, Problem
-from pycontainer.spec.models import IntRange, Process, Resources, Spec
+from pycontainer.spec import _model
+from pycontainer.spec._model import ANY, DICT, FLOAT, INT, LIST, MODEL, OPTIONAL, SCALAR, Model
+from pycontainer.spec.models import Process, Resources, Spec
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, TypeVar
+
+    T = TypeVar("T", bound=Model)
 
 # Words the spec writes in capitals inside camelCase keys: containerID, blockIO, kernelTCP,
 # disableOOMKiller, execCPUAffinity, throttleReadIOPSDevice, enableCMT, enableMBM.
@@ -59,28 +61,29 @@ def load_config(
     """Load a ``config.json`` file (or an already-parsed dict) into a :class:`Spec`.
 
     ``bundle`` defaults to the file's directory, or to the current directory for a dict; it is made
-    absolute so ``spec.rootfs`` does not change meaning if the process later changes directory.
+    absolute (a str) so ``spec.rootfs`` does not change meaning if the process later changes directory.
     Raises :class:`ConfigError` carrying every shape problem found.
     """
     if isinstance(source, dict):
-        data, default_bundle = source, Path.cwd()
+        data, default_bundle = source, ""
     else:
-        data, default_bundle = _read_json(Path(source)), Path(source).parent
+        path = _path_str(source)
+        data, default_bundle = _read_json(path), posixpath.dirname(path)
     spec = _load(data, Spec)
-    spec.bundle = Path(os.path.abspath(bundle if bundle is not None else default_bundle))
+    spec.bundle = os.path.abspath(bundle if bundle is not None else default_bundle)
     return spec
 
 
 def load_process(source: str | os.PathLike[str] | dict[str, Any]) -> Process:
     """Load a ``process.json`` (as given to ``exec --process``); paths in problems start at the
     process object itself (``args[1]``, not ``process.args[1]``)."""
-    data = source if isinstance(source, dict) else _read_json(Path(source))
+    data = source if isinstance(source, dict) else _read_json(_path_str(source))
     return _load(data, Process)
 
 
 def load_resources(source: str | os.PathLike[str] | dict[str, Any]) -> Resources:
     """Load a ``linux.resources`` object on its own, as given to ``update --resources``."""
-    data = source if isinstance(source, dict) else _read_json(Path(source))
+    data = source if isinstance(source, dict) else _read_json(_path_str(source))
     return _load(data, Resources)
 
 
@@ -90,15 +93,13 @@ def dump(obj: Any) -> Any:
     Unset optionals and empty lists and dicts are left out, as Go's ``omitempty`` does, except where
     the key is REQUIRED.  ``Spec.bundle`` is not part of the JSON and is not written.
     """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        cls = type(obj)
-        required = getattr(cls, "REQUIRED", frozenset())
+    if isinstance(obj, Model):
         out: dict[str, Any] = {}
-        for f in _json_fields(cls):
-            value = getattr(obj, f.name)
-            if f.name not in required and (value is None or value == [] or value == {}):
+        for name, key, _, required in _plan(type(obj)):
+            value = getattr(obj, name)
+            if not required and (value is None or value == [] or value == {}):
                 continue
-            out[json_key(cls, f.name)] = dump(value)
+            out[key] = dump(value)
         return out
     if isinstance(obj, list):
         return [dump(item) for item in obj]
@@ -119,10 +120,20 @@ def json_key(cls: type, name: str) -> str:
 # --- reading the file ---------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Any:
+def _path_str(source: str | os.PathLike[str]) -> str:
+    """The file name as ``str(pathlib.Path(source))`` spells it (``./a//b`` -> ``a/b``), without pathlib."""
+    path = os.fspath(source)
+    if not isinstance(path, str):
+        raise TypeError(f"expected a str path or os.PathLike returning str, not {type(path).__name__}")
+    root = "//" if path[:2] == "//" and path[2:3] != "/" else "/" if path[:1] == "/" else ""
+    return root + "/".join(part for part in path.split("/") if part and part != ".") or "."
+
+
+def _read_json(path: str) -> Any:
     """Parse a JSON file, turning every way it can fail into a ConfigError that names the file."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (expected a JSON config file)") from None
     except IsADirectoryError:
@@ -146,92 +157,115 @@ def _reject_constant(name: str) -> Any:
 
 # --- the converter ------------------------------------------------------------------------------------
 
+# Per model class, its JSON fields as (attribute name, JSON key, resolved type, required); the type of
+# an optional field is its inner type, since a null or absent value never reaches the converter.
+_plans: dict[type, tuple[tuple[str, str, tuple[int, Any], bool], ...]] = {}
+
+
+def _plan(cls: type[Model]) -> tuple[tuple[str, str, tuple[int, Any], bool], ...]:
+    plan = _plans.get(cls)
+    if plan is None:
+        hints = _model.resolve(cls)
+        skip = getattr(cls, "NOT_IN_JSON", frozenset())
+        required = getattr(cls, "REQUIRED", frozenset())
+        plan = _plans[cls] = tuple(
+            (f.name, json_key(cls, f.name), _strip_optional(hints[f.name]), f.name in required)
+            for f in _model.fields(cls)
+            if f.name not in skip
+        )
+    return plan
+
+
+def _strip_optional(tp: tuple[int, Any]) -> tuple[int, Any]:
+    return tp[1] if tp[0] == OPTIONAL else tp
+
 
 def _load(data: Any, cls: type[T]) -> T:
     """Convert parsed JSON into ``cls`` or raise ConfigError with every problem found."""
     problems: list[Problem] = []
-    result = _convert(data, cls, "", problems)
+    result = _convert_object(data, cls, "", problems)
     if problems:
         raise ConfigError(problems)
-    return typing.cast(T, result)
+    return result
 
 
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    """The resolved annotations of a model class (they are strings under ``from __future__``)."""
-    return typing.get_type_hints(cls, include_extras=True)
-
-
-@functools.cache
-def _json_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
-    """The dataclass fields that come from JSON (all but those in ``NOT_IN_JSON``)."""
-    skip = getattr(cls, "NOT_IN_JSON", frozenset())
-    return tuple(f for f in dataclasses.fields(cls) if f.name not in skip)
-
-
-def _convert(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+def _convert(value: Any, tp: tuple[int, Any], path: str, problems: list[Problem]) -> Any:
     """Convert one JSON value to type ``tp``; on a mismatch record a Problem and return _INVALID."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        base, *meta = typing.get_args(tp)
-        result = _convert(value, base, path, problems)
-        for rule in meta:
-            if isinstance(rule, IntRange) and isinstance(result, int) and not rule.lo <= result <= rule.hi:
-                problems.append(
-                    Problem(path, f"{result} is out of range for {rule.name} (expected {rule.lo}..{rule.hi})")
-                )
-                return _INVALID
-        return result
-    if origin in (types.UnionType, typing.Union):  # only ever "X | None"
-        if value is None:
-            return None
-        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        return _convert(value, inner, path, problems)
-    if dataclasses.is_dataclass(tp):
-        return _convert_object(value, tp, path, problems)
-    if origin is list:
-        return _convert_list(value, typing.get_args(tp)[0], path, problems)
-    if origin is dict:
-        return _convert_dict(value, typing.get_args(tp)[1], path, problems)
-    if tp is int:
+    kind, arg = tp
+    if kind == SCALAR:
+        if type(value) is arg:  # not isinstance: a JSON true must not pass for 1
+            return value
+    elif kind == MODEL:
+        return _convert_object(value, arg, path, problems)
+    elif kind == LIST:
+        return _convert_list(value, arg, path, problems)
+    elif kind == INT:
+        if type(value) is int:
+            if arg is None or arg.lo <= value <= arg.hi:
+                return value
+            problems.append(
+                Problem(path, f"{value} is out of range for {arg.name} (expected {arg.lo}..{arg.hi})")
+            )
+            return _INVALID
         return _convert_int(value, path, problems)
-    if tp is bool and type(value) is bool or tp is str and type(value) is str:
+    elif kind == DICT:
+        return _convert_dict(value, arg, path, problems)
+    elif kind == OPTIONAL:
+        return None if value is None else _convert(value, arg, path, problems)
+    elif kind == FLOAT:
+        if type(value) is int or type(value) is float:
+            return value
+    elif kind == ANY:
         return value
     return _mismatch(value, tp, path, problems)
 
 
-def _convert_object(value: Any, cls: type, path: str, problems: list[Problem]) -> Any:
+def _convert_object(value: Any, cls: type[Model], path: str, problems: list[Problem]) -> Any:
     if not isinstance(value, dict):
-        return _mismatch(value, cls, path, problems)
+        return _mismatch(value, (MODEL, cls), path, problems)
     before = len(problems)
-    hints = _hints(cls)
-    required = getattr(cls, "REQUIRED", frozenset())
+    prefix = f"{path}." if path else ""
     kwargs: dict[str, Any] = {}
-    for f in _json_fields(cls):
-        key = json_key(cls, f.name)
-        child = f"{path}.{key}" if path else key
-        if value.get(key) is None:  # absent, or null which Go also reads as "not set"
-            if f.name in required:
+    for name, key, tp, required in _plan(cls):
+        item = value.get(key)
+        if item is None:  # absent, or null which Go also reads as "not set"
+            if required:
                 problems.append(
-                    Problem(child, f"missing required property (expected {_describe(hints[f.name])})")
+                    Problem(prefix + key, f"missing required property (expected {_describe(tp)})")
                 )
-            continue
-        kwargs[f.name] = _convert(value[key], hints[f.name], child, problems)
+        elif tp[0] == SCALAR and type(item) is tp[1]:  # the common case, inline
+            kwargs[name] = item
+        else:
+            kwargs[name] = _convert(item, tp, prefix + key, problems)
     if len(problems) > before:
         return _INVALID
     return cls(**kwargs)
 
 
-def _convert_list(value: Any, item_tp: Any, path: str, problems: list[Problem]) -> Any:
+def _convert_list(value: Any, item_tp: tuple[int, Any], path: str, problems: list[Problem]) -> Any:
     if not isinstance(value, list):
-        return _mismatch(value, list[item_tp], path, problems)  # type: ignore[valid-type]
+        return _mismatch(value, (LIST, item_tp), path, problems)
+    if item_tp[0] == SCALAR:  # a list of strings: check them all at once, index paths only on error
+        scalar = item_tp[1]
+        for item in value:
+            if type(item) is not scalar:
+                break
+        else:
+            return list(value)
     items = [_convert(item, item_tp, f"{path}[{i}]", problems) for i, item in enumerate(value)]
     return _INVALID if any(item is _INVALID for item in items) else items
 
 
-def _convert_dict(value: Any, value_tp: Any, path: str, problems: list[Problem]) -> Any:
+def _convert_dict(value: Any, value_tp: tuple[int, Any], path: str, problems: list[Problem]) -> Any:
     if not isinstance(value, dict):
-        return _mismatch(value, dict[str, value_tp], path, problems)  # type: ignore[valid-type]
+        return _mismatch(value, (DICT, value_tp), path, problems)
+    if value_tp[0] == SCALAR:  # an object of strings (annotations, sysctl): the common case
+        scalar = value_tp[1]
+        for item in value.values():
+            if type(item) is not scalar:
+                break
+        else:
+            return dict(value)
     out = {
         key: _convert(item, value_tp, f"{path}[{json.dumps(key)}]", problems) for key, item in value.items()
     }
@@ -239,8 +273,6 @@ def _convert_dict(value: Any, value_tp: Any, path: str, problems: list[Problem])
 
 
 def _convert_int(value: Any, path: str, problems: list[Problem]) -> Any:
-    if type(value) is int:  # not isinstance: a JSON true must not pass for 1
-        return value
     if type(value) is float and value.is_integer():
         problems.append(
             Problem(
@@ -252,10 +284,10 @@ def _convert_int(value: Any, path: str, problems: list[Problem]) -> Any:
     if type(value) is float:
         problems.append(Problem(path, f"expected an integer, got {value!r}"))
         return _INVALID
-    return _mismatch(value, int, path, problems)
+    return _mismatch(value, (INT, None), path, problems)
 
 
-def _mismatch(value: Any, tp: Any, path: str, problems: list[Problem]) -> _Invalid:
+def _mismatch(value: Any, tp: tuple[int, Any], path: str, problems: list[Problem]) -> _Invalid:
     problems.append(Problem(path, f"expected {_describe(tp)}, got {_json_type(value)}"))
     return _INVALID
 
@@ -278,21 +310,23 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
-def _describe(tp: Any, plural: bool = False) -> str:
-    """``a string``, ``an array of integers``, ``an object of strings`` ... for a type annotation."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _describe(typing.get_args(tp)[0], plural)
-    if origin in (types.UnionType, typing.Union):
-        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        return _describe(inner, plural)
-    if origin is list:
-        return ("arrays" if plural else "an array") + " of " + _describe(typing.get_args(tp)[0], True)
-    if origin is dict:
-        return ("objects" if plural else "an object") + " of " + _describe(typing.get_args(tp)[1], True)
-    singular, many = {
-        str: ("a string", "strings"),
-        int: ("an integer", "integers"),
-        bool: ("a boolean", "booleans"),
-    }.get(tp, ("an object", "objects"))
+def _describe(tp: tuple[int, Any], plural: bool = False) -> str:
+    """``a string``, ``an array of integers``, ``an object of strings`` ... for a resolved type."""
+    kind, arg = tp
+    if kind == OPTIONAL:
+        return _describe(arg, plural)
+    if kind == LIST:
+        return ("arrays" if plural else "an array") + " of " + _describe(arg, True)
+    if kind == DICT:
+        return ("objects" if plural else "an object") + " of " + _describe(arg, True)
+    if kind == SCALAR:
+        singular, many = ("a string", "strings") if arg is str else ("a boolean", "booleans")
+    elif kind == INT:
+        singular, many = "an integer", "integers"
+    elif kind == FLOAT:
+        singular, many = "a number", "numbers"
+    elif kind == ANY:
+        singular, many = "any JSON value", "JSON values"
+    else:
+        singular, many = "an object", "objects"
     return many if plural else singular

@@ -1,4 +1,4 @@
-"""The OCI runtime-spec v1.2 ``config.json``, Linux parts, as plain dataclasses.
+"""The OCI runtime-spec v1.2 ``config.json``, Linux parts, as plain data classes.
 
 The classes mirror the JSON so the spec (config.md, config-linux.md) can be read beside this file:
 
@@ -12,38 +12,28 @@ The classes mirror the JSON so the spec (config.md, config-linux.md) can be read
   to mean "unset" (``"shares": 0``) and it is not this module's business to reinterpret it.
 
 Loading lives in ``load.py`` and semantic checks in ``validate.py``; these classes only hold data.
+They derive from :class:`~pycontainer.spec._model.Model`, a small stand-in for ``@dataclass`` that
+costs nothing at import: same fields, defaults, ``__init__`` (keyword-only), ``__repr__`` and ``__eq__``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, ClassVar
+import os
+import posixpath
 
 from pycontainer.errors import ConfigError
+from pycontainer.spec._model import Int32, Int64, Model, UInt16, UInt32, UInt64, field
+from pycontainer.spec._model import IntRange as IntRange  # re-exported: the loader's range type
 
-
-@dataclass(frozen=True, slots=True)
-class IntRange:
-    """The range a JSON integer must fall in; attached to ``int`` with ``Annotated``."""
-
-    name: str
-    lo: int
-    hi: int
-
-
-Int32 = Annotated[int, IntRange("int32", -(2**31), 2**31 - 1)]
-Int64 = Annotated[int, IntRange("int64", -(2**63), 2**63 - 1)]
-UInt16 = Annotated[int, IntRange("uint16", 0, 2**16 - 1)]
-UInt32 = Annotated[int, IntRange("uint32", 0, 2**32 - 1)]
-UInt64 = Annotated[int, IntRange("uint64", 0, 2**64 - 1)]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import ClassVar
 
 
 # --- config.md: root, process, mounts, hooks -------------------------------------------------------
 
 
-@dataclass(slots=True, kw_only=True)
-class Root:
+class Root(Model):
     """``root``: the container's root filesystem; ``path`` may be relative to the bundle."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"path"})
@@ -52,8 +42,7 @@ class Root:
     readonly: bool = False
 
 
-@dataclass(slots=True, kw_only=True)
-class ConsoleSize:
+class ConsoleSize(Model):
     """``process.consoleSize`` (the spec's ``Box``): the terminal size in characters."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"height", "width"})
@@ -62,8 +51,7 @@ class ConsoleSize:
     width: UInt64
 
 
-@dataclass(slots=True, kw_only=True)
-class User:
+class User(Model):
     """``process.user``: ids in the container's user namespace."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"uid", "gid"})
@@ -75,8 +63,7 @@ class User:
     username: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class Capabilities:
+class Capabilities(Model):
     """``process.capabilities``: the five capability sets, as ``CAP_*`` names."""
 
     bounding: list[str] = field(default_factory=list)
@@ -86,8 +73,7 @@ class Capabilities:
     ambient: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class Rlimit:
+class Rlimit(Model):
     """One entry of ``process.rlimits``: a ``RLIMIT_*`` type and its limits."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"type", "hard", "soft"})
@@ -97,8 +83,7 @@ class Rlimit:
     soft: UInt64
 
 
-@dataclass(slots=True, kw_only=True)
-class Scheduler:
+class Scheduler(Model):
     """``process.scheduler``: the arguments of sched_setattr(2)."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"policy"})
@@ -112,8 +97,7 @@ class Scheduler:
     period: UInt64 = 0
 
 
-@dataclass(slots=True, kw_only=True)
-class IOPriority:
+class IOPriority(Model):
     """``process.ioPriority``: the arguments of ioprio_set(2)."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"class_"})
@@ -123,16 +107,14 @@ class IOPriority:
     priority: Int32 = 0
 
 
-@dataclass(slots=True, kw_only=True)
-class ExecCPUAffinity:
+class ExecCPUAffinity(Model):
     """``process.execCPUAffinity``: cpu lists (``"0-3,7"``) for the process before and after exec."""
 
     initial: str | None = None
     final: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class Process:
+class Process(Model):
     """``process``: what runs in the container; also the whole of an ``exec --process`` file.
 
     The Python defaults (``cwd="/"``, root user) make a Process easy to build in code; a JSON
@@ -159,8 +141,7 @@ class Process:
     exec_cpu_affinity: ExecCPUAffinity | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class IDMapping:
+class IDMapping(Model):
     """One uid or gid mapping: ``size`` ids from ``host_id`` appear as ``container_id`` onwards."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"container_id", "host_id", "size"})
@@ -170,8 +151,7 @@ class IDMapping:
     size: UInt32
 
 
-@dataclass(slots=True, kw_only=True)
-class Mount:
+class Mount(Model):
     """One entry of ``mounts``, in the order they must be mounted."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"destination"})
@@ -184,8 +164,7 @@ class Mount:
     gid_mappings: list[IDMapping] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class Hook:
+class Hook(Model):
     """One lifecycle hook: a program run with the container state on stdin."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"path"})
@@ -196,8 +175,7 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class Hooks:
+class Hooks(Model):
     """``hooks``: the six lifecycle points (``prestart`` is deprecated but engines still send it)."""
 
     prestart: list[Hook] = field(default_factory=list)
@@ -211,8 +189,7 @@ class Hooks:
 # --- config-linux.md ---------------------------------------------------------------------------------
 
 
-@dataclass(slots=True, kw_only=True)
-class Namespace:
+class Namespace(Model):
     """One entry of ``linux.namespaces``: a new namespace, or the one at ``path`` to join."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"type"})
@@ -221,16 +198,14 @@ class Namespace:
     path: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class TimeOffset:
+class TimeOffset(Model):
     """One value of ``linux.timeOffsets`` (keyed by clock name) for a new time namespace."""
 
     secs: Int64 = 0
     nanosecs: UInt32 = 0
 
 
-@dataclass(slots=True, kw_only=True)
-class Device:
+class Device(Model):
     """One entry of ``linux.devices``: a device node to create inside the container."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"type", "path"})
@@ -244,15 +219,13 @@ class Device:
     gid: UInt32 | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class NetDevice:
+class NetDevice(Model):
     """One value of ``linux.netDevices`` (keyed by host interface): its name inside the container."""
 
     name: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class DeviceRule:
+class DeviceRule(Model):
     """One entry of ``linux.resources.devices``: an allow/deny rule of the device cgroup."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"allow"})
@@ -264,8 +237,7 @@ class DeviceRule:
     access: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class Memory:
+class Memory(Model):
     """``linux.resources.memory``; byte counts, ``-1`` meaning unlimited."""
 
     limit: Int64 | None = None
@@ -279,8 +251,7 @@ class Memory:
     check_before_update: bool | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class CPU:
+class CPU(Model):
     """``linux.resources.cpu``: CFS shares/quota, realtime budget and cpuset lists."""
 
     shares: UInt64 | None = None
@@ -294,8 +265,7 @@ class CPU:
     idle: Int64 | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class Pids:
+class Pids(Model):
     """``linux.resources.pids``: the task limit (``0`` or ``-1`` meaning unlimited)."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"limit"})
@@ -303,8 +273,7 @@ class Pids:
     limit: Int64
 
 
-@dataclass(slots=True, kw_only=True)
-class WeightDevice:
+class WeightDevice(Model):
     """One entry of ``blockIO.weightDevice``: a per-device weight."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"major", "minor"})
@@ -315,8 +284,7 @@ class WeightDevice:
     leaf_weight: UInt16 | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class ThrottleDevice:
+class ThrottleDevice(Model):
     """One entry of the ``blockIO.throttle*Device`` lists: a per-device rate limit."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"major", "minor", "rate"})
@@ -326,8 +294,7 @@ class ThrottleDevice:
     rate: UInt64
 
 
-@dataclass(slots=True, kw_only=True)
-class BlockIO:
+class BlockIO(Model):
     """``linux.resources.blockIO``: weights and throttles of the blkio / io controller."""
 
     weight: UInt16 | None = None
@@ -339,8 +306,7 @@ class BlockIO:
     throttle_write_iops_device: list[ThrottleDevice] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class HugepageLimit:
+class HugepageLimit(Model):
     """One entry of ``linux.resources.hugepageLimits``, e.g. ``pageSize="2MB"``."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"page_size", "limit"})
@@ -349,8 +315,7 @@ class HugepageLimit:
     limit: UInt64
 
 
-@dataclass(slots=True, kw_only=True)
-class InterfacePriority:
+class InterfacePriority(Model):
     """One entry of ``linux.resources.network.priorities`` (net_prio)."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"name", "priority"})
@@ -359,24 +324,21 @@ class InterfacePriority:
     priority: UInt32
 
 
-@dataclass(slots=True, kw_only=True)
-class Network:
+class Network(Model):
     """``linux.resources.network``: the net_cls class id and net_prio priorities."""
 
     class_id: UInt32 | None = None
     priorities: list[InterfacePriority] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class Rdma:
+class Rdma(Model):
     """One value of ``linux.resources.rdma`` (keyed by device name)."""
 
     hca_handles: UInt32 | None = None
     hca_objects: UInt32 | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class Resources:
+class Resources(Model):
     """``linux.resources``; also the whole of an ``update --resources`` file."""
 
     devices: list[DeviceRule] = field(default_factory=list)
@@ -390,8 +352,7 @@ class Resources:
     unified: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True, kw_only=True)
-class SeccompArg:
+class SeccompArg(Model):
     """One argument comparison of a seccomp rule."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"index", "value", "op"})
@@ -402,8 +363,7 @@ class SeccompArg:
     op: str
 
 
-@dataclass(slots=True, kw_only=True)
-class Syscall:
+class Syscall(Model):
     """One entry of ``linux.seccomp.syscalls``: an action for some syscalls."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"names", "action"})
@@ -414,8 +374,7 @@ class Syscall:
     args: list[SeccompArg] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class Seccomp:
+class Seccomp(Model):
     """``linux.seccomp``: a libseccomp-style filter description."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"default_action"})
@@ -429,8 +388,7 @@ class Seccomp:
     syscalls: list[Syscall] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class Personality:
+class Personality(Model):
     """``linux.personality``: the execution domain for personality(2)."""
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"domain"})
@@ -439,8 +397,7 @@ class Personality:
     flags: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class IntelRdt:
+class IntelRdt(Model):
     """``linux.intelRdt``: the resctrl class of service and its schemata."""
 
     clos_id: str | None = None
@@ -451,8 +408,7 @@ class IntelRdt:
     enable_mbm: bool = False
 
 
-@dataclass(slots=True, kw_only=True)
-class Linux:
+class Linux(Model):
     """``linux``: namespaces, id mappings, devices, cgroups, security and kernel knobs."""
 
     namespaces: list[Namespace] = field(default_factory=list)
@@ -481,12 +437,11 @@ class Linux:
         return None
 
 
-@dataclass(slots=True, kw_only=True)
-class Spec:
+class Spec(Model):
     """A whole ``config.json`` plus where it came from.
 
-    ``bundle`` is not part of the JSON: the loader sets it to the absolute bundle directory, against
-    which a relative ``root.path`` is resolved (see :attr:`rootfs`).
+    ``bundle`` is not part of the JSON: the loader sets it to the absolute bundle directory (a str),
+    against which a relative ``root.path`` is resolved (see :attr:`rootfs`).
     """
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"oci_version"})
@@ -501,11 +456,19 @@ class Spec:
     hooks: Hooks | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     linux: Linux | None = None
-    bundle: Path = field(default_factory=Path.cwd)
+    bundle: str = field(default_factory=os.getcwd)
 
     @property
-    def rootfs(self) -> Path:
-        """The root filesystem on the host: ``root.path``, made absolute relative to the bundle."""
+    def rootfs(self) -> str:
+        """The root filesystem on the host: ``root.path``, made absolute relative to the bundle.
+
+        Spelled as ``pathlib`` would (``a//b/./c/`` reads ``a/b/c``) but without importing it."""
         if self.root is None:
             raise ConfigError("missing (expected the container's root filesystem)", path="root")
-        return self.bundle / self.root.path
+        return _clean_path(posixpath.join(os.fspath(self.bundle), self.root.path))
+
+
+def _clean_path(path: str) -> str:
+    """``path`` with empty and ``.`` components dropped, as ``str(pathlib.PurePosixPath(path))``."""
+    root = "//" if path[:2] == "//" and path[2:3] != "/" else "/" if path[:1] == "/" else ""
+    return root + "/".join(part for part in path.split("/") if part and part != ".") or "."

@@ -11,15 +11,18 @@ Rules that depend on the host (does the rootfs exist? is SELinux on?) belong to 
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import json
-import re
-from collections.abc import Callable, Iterator, Sequence
 
 from pycontainer.errors import ConfigError, Problem
+from pycontainer.spec._model import fields
 from pycontainer.spec.load import json_key
-from pycontainer.spec.models import Hooks, IDMapping, Linux, Namespace, Process, Resources, Spec
+from pycontainer.spec.models import Hooks, Linux
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Iterator, Sequence
+
+    from pycontainer.spec.models import IDMapping, Namespace, Process, Resources, Spec
 
 # --- the tables the rules check against ---------------------------------------------------------------
 
@@ -193,9 +196,6 @@ IPC_SYSCTLS = frozenset(
     }
 )
 
-_OCI_VERSION = re.compile(r"1\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
-_CPU_LIST = re.compile(r"[0-9, -]*")
-_PAGE_SIZE = re.compile(r"[0-9]+[KMGTPE]?B")
 _NEED_NS = 'expected {{"type": "{}"}} in linux.namespaces'
 
 
@@ -243,6 +243,8 @@ def _unknown(noun: str, value: str, allowed: Sequence[str]) -> str:
     """``unknown <noun> "<value>" (expected one of ...)``; long tables get a did-you-mean instead."""
     if len(allowed) <= 16:
         return f"unknown {noun} {_q(value)} (expected one of {', '.join(allowed)})"
+    import difflib  # only here: a did-you-mean is rare, and difflib costs a millisecond to import
+
     close = difflib.get_close_matches(value, allowed, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return (
@@ -257,6 +259,53 @@ def _not_absolute(value: str) -> str:
 
 def _is_absolute(value: str) -> bool:
     return value.startswith("/")
+
+
+# Three small grammars, checked by hand rather than with regular expressions: compiling a pattern
+# costs more than a whole config check.  tests/unit/test_spec_validate.py holds the equivalent
+# patterns and checks these functions against them.
+
+_DIGITS = "0123456789"
+_SEMVER_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-")
+
+
+def _is_oci_version(value: str) -> bool:
+    r"""``1.\d+.\d+``, then an optional ``-prerelease`` and ``+build`` of ``[0-9A-Za-z.-]+``."""
+    major, dot, rest = value.partition(".")
+    if major != "1" or not dot:
+        return False
+    minor, dot, rest = rest.partition(".")
+    if not minor.isdecimal() or not dot:
+        return False
+    end = len(rest)
+    for i, char in enumerate(rest):
+        if char == "-" or char == "+":
+            end = i
+            break
+    patch, suffix = rest[:end], rest[end:]
+    if not patch.isdecimal():
+        return False
+    if suffix[:1] == "-":
+        prerelease, plus, build = suffix[1:].partition("+")
+        return _semver_word(prerelease) and (not plus or _semver_word(build))
+    return not suffix or _semver_word(suffix[1:])
+
+
+def _semver_word(value: str) -> bool:
+    return bool(value) and _SEMVER_CHARS.issuperset(value)
+
+
+def _is_cpu_list(value: str) -> bool:
+    """Only digits, commas, dashes and spaces (``[0-9, -]*``): the kernel parses the rest."""
+    return not value.strip("0123456789, -")
+
+
+def _is_page_size(value: str) -> bool:
+    """``[0-9]+[KMGTPE]?B``, e.g. ``2MB`` or ``1GB``."""
+    if value[-1:] != "B":
+        return False
+    number = value[:-2] if value[-2:-1] in ("K", "M", "G", "T", "P", "E") else value[:-1]
+    return bool(number) and not number.strip(_DIGITS)
 
 
 def _namespaces(spec: Spec) -> dict[str, Namespace]:
@@ -277,7 +326,7 @@ def _mapping_sizes(mappings: list[IDMapping], path: str) -> Iterator[Problem]:
 
 
 def _version(spec: Spec) -> Iterator[Problem]:
-    if not _OCI_VERSION.fullmatch(spec.oci_version):
+    if not _is_oci_version(spec.oci_version):
         yield Problem(
             "ociVersion",
             f"unsupported version {_q(spec.oci_version)} (expected 1.x.y such "
@@ -329,7 +378,7 @@ def _mounts(spec: Spec) -> Iterator[Problem]:
 def _hooks(spec: Spec) -> Iterator[Problem]:
     if spec.hooks is None:
         return
-    for point in dataclasses.fields(Hooks):
+    for point in fields(Hooks):
         for i, hook in enumerate(getattr(spec.hooks, point.name)):
             at = f"hooks.{json_key(Hooks, point.name)}[{i}]"
             if not _is_absolute(hook.path):
@@ -368,7 +417,7 @@ def _process(process: Process, path: str) -> Iterator[Problem]:
     if affinity is not None:
         for key in ("initial", "final"):
             value = getattr(affinity, key)
-            if value is not None and not _CPU_LIST.fullmatch(value):
+            if value is not None and not _is_cpu_list(value):
                 yield Problem(
                     _join(path, f"execCPUAffinity.{key}"),
                     f'{_q(value)} is not a cpu list (expected numbers and ranges such as "0-3,7")',
@@ -378,7 +427,7 @@ def _process(process: Process, path: str) -> Iterator[Problem]:
 def _capabilities(process: Process, path: str) -> Iterator[Problem]:
     if process.capabilities is None:
         return
-    for kind in dataclasses.fields(process.capabilities):
+    for kind in fields(process.capabilities):
         for i, name in enumerate(getattr(process.capabilities, kind.name)):
             if name not in CAPABILITIES:
                 yield Problem(f"{path}.{kind.name}[{i}]", _unknown("capability", name, CAPABILITIES))
@@ -661,7 +710,7 @@ def _resources(res: Resources, path: str) -> Iterator[Problem]:
                     "neither weight nor leafWeight given (expected at least one)",
                 )
     for i, hugepage in enumerate(res.hugepage_limits):
-        if not _PAGE_SIZE.fullmatch(hugepage.page_size):
+        if not _is_page_size(hugepage.page_size):
             yield Problem(
                 f"{_join(path, 'hugepageLimits')}[{i}].pageSize",
                 f'{_q(hugepage.page_size)} is not a page size (expected <size><unit>B such as "2MB")',
