@@ -612,27 +612,27 @@ def leftover_cgroups() -> list[str]:
 
 
 def cleanup(runtimes: list[Runtime], work: Path) -> bool:
-    """Delete every container we left, check none remains, remove ``work``.
-    True if all was clean."""
-    clean = True
+    """Delete every container we left, check none remains, remove ``work``;
+    report only after all that (stdout may be a closed pipe by now).  True if
+    all was clean."""
+    lines = []
     for rt in runtimes:
         for cid in rt.leftovers():
             rt.delete(cid)
-        left = rt.leftovers()
         root = getattr(rt, "root", None)
         if root is not None:
-            print(f"{rt.key:<18} root {root}: {len(left)} container(s) of ours left {left or ''}")
-        if left:
-            clean = False
+            lines.append((rt.key, root, rt.leftovers()))
     cgroups = leftover_cgroups()
-    if cgroups:
-        print(f"cgroups of ours left: {cgroups}", file=sys.stderr)
-        clean = False
     shutil.rmtree(work, ignore_errors=True)
-    if work.exists():
-        print(f"could not remove {work}", file=sys.stderr)
-        clean = False
-    return clean
+    with contextlib.suppress(OSError):
+        print()
+        for key, root, left in lines:
+            print(f"{key:<18} root {root}: {len(left)} container(s) of ours left {left or ''}")
+        if cgroups:
+            print(f"cgroups of ours left: {cgroups}")
+        if work.exists():
+            print(f"could not remove {work}")
+    return not cgroups and not work.exists() and not any(left for _, _, left in lines)
 
 
 @contextlib.contextmanager
@@ -706,10 +706,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nbench_start.py: {e}", file=sys.stderr)
         return 1
     finally:
-        print()
         with uninterruptible():
             clean = cleanup(runtimes, work)
-        print("cleanup: nothing of ours left" if clean else "cleanup: SOME THINGS WERE LEFT (see above)")
+        with contextlib.suppress(OSError):
+            print("cleanup: nothing of ours left" if clean else "cleanup: SOME THINGS WERE LEFT (see above)")
     return 0 if clean else 2
 
 
