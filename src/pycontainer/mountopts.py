@@ -17,8 +17,6 @@ init.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 __all__ = [
     "EXTRA_OPTIONS",
     "MOUNT_ATTR_IDMAP",
@@ -236,7 +234,21 @@ _REC_ATIME_OPTIONS: dict[str, tuple[bool, int]] = {
 EXTRA_OPTIONS = frozenset({"tmpcopyup", "copy-symlink", "src-nofollow", "dest-nofollow"})
 
 
-@dataclass(frozen=True)
+_FIELDS = (
+    "flags",
+    "clear_flags",
+    "propagation",
+    "data",
+    "recursive",
+    "bind",
+    "recursive_attr_set",
+    "recursive_attr_clear",
+    "idmap",
+    "idmap_recursive",
+    "extra",
+)
+
+
 class MountOptions:
     """One mount's options, parsed.
 
@@ -251,19 +263,73 @@ class MountOptions:
     options.  ``idmap``/``idmap_recursive`` record ``idmap``/``ridmap``
     (the mappings themselves live elsewhere in the config); ``extra`` the
     runtime-only options of :data:`EXTRA_OPTIONS`, in order.
+
+    Read-only; compares by value.
     """
 
-    flags: int = 0
-    clear_flags: int = 0
-    propagation: list[int] = field(default_factory=list)
-    data: str = ""
-    recursive: bool = False
-    bind: bool = False
-    recursive_attr_set: int = 0
-    recursive_attr_clear: int = 0
-    idmap: bool = False
-    idmap_recursive: bool = False
-    extra: tuple[str, ...] = ()
+    __slots__ = _FIELDS
+
+    flags: int
+    clear_flags: int
+    propagation: list[int]
+    data: str
+    recursive: bool
+    bind: bool
+    recursive_attr_set: int
+    recursive_attr_clear: int
+    idmap: bool
+    idmap_recursive: bool
+    extra: tuple[str, ...]
+
+    def __init__(
+        self,
+        flags: int = 0,
+        clear_flags: int = 0,
+        propagation: list[int] | None = None,
+        data: str = "",
+        recursive: bool = False,
+        bind: bool = False,
+        recursive_attr_set: int = 0,
+        recursive_attr_clear: int = 0,
+        idmap: bool = False,
+        idmap_recursive: bool = False,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "flags", flags)
+        _set(self, "clear_flags", clear_flags)
+        _set(self, "propagation", [] if propagation is None else propagation)
+        _set(self, "data", data)
+        _set(self, "recursive", recursive)
+        _set(self, "bind", bind)
+        _set(self, "recursive_attr_set", recursive_attr_set)
+        _set(self, "recursive_attr_clear", recursive_attr_clear)
+        _set(self, "idmap", idmap)
+        _set(self, "idmap_recursive", idmap_recursive)
+        _set(self, "extra", extra)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"MountOptions is read-only (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"MountOptions is read-only (cannot delete {name!r})")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MountOptions):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # propagation is a list
+
+    def __reduce__(self) -> tuple:  # copy and pickle: rebuild through __init__
+        return (MountOptions, self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in zip(_FIELDS, self._values(), strict=True))
+        return f"MountOptions({inner})"
 
     @property
     def recursive_attr_clr(self) -> int:

@@ -30,9 +30,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections import deque
-from pathlib import Path
-from typing import Literal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
 __all__ = ["MAX_SYMLINKS", "fd_path", "open_in_root", "secure_join"]
 
@@ -54,7 +55,7 @@ def _eloop(root: str | os.PathLike[str] | int, unsafe: str) -> OSError:
     return OSError(errno.ELOOP, os.strerror(errno.ELOOP), f"{where}/{unsafe.lstrip('/')}")
 
 
-def secure_join(root: str | os.PathLike[str], unsafe: str) -> Path:
+def secure_join(root: str | os.PathLike[str], unsafe: str) -> str:
     """Join ``unsafe`` onto ``root`` as if ``root`` were ``/``.
 
     ``unsafe`` may be absolute or relative; either way it is taken relative to
@@ -62,7 +63,8 @@ def secure_join(root: str | os.PathLike[str], unsafe: str) -> Path:
     expanded in place, absolute targets restart at ``root``, ``..`` never goes
     above ``root``.  Components that do not exist (or sit below a non-directory)
     are appended as they are, so the result can name something yet to be
-    created.  The result is absolute, lexically clean and lies under ``root``.
+    created.  The result (a string) is absolute, lexically clean and lies
+    under ``root``.
 
     ``root`` itself must be trusted: it is made absolute but its own symlinks
     are not resolved, and it must not contain ``..`` (which would make "under
@@ -78,12 +80,10 @@ def secure_join(root: str | os.PathLike[str], unsafe: str) -> Path:
     root_str = os.path.normpath(os.path.abspath(root_str))
 
     current: list[str] = []  # resolved components below root; never symlinks
-    remaining: deque[str] = deque(unsafe.split("/"))
+    remaining = _components(unsafe)
     links = 0
     while remaining:
-        part = remaining.popleft()
-        if part in ("", "."):
-            continue
+        part = remaining.pop()
         if part == "..":
             if current:
                 current.pop()
@@ -105,8 +105,8 @@ def secure_join(root: str | os.PathLike[str], unsafe: str) -> Path:
         target = os.readlink(candidate)
         if target.startswith("/"):
             current.clear()
-        remaining.extendleft(reversed(target.split("/")))
-    return Path(root_str, *current)
+        remaining += _components(target)
+    return os.path.join(root_str, *current)
 
 
 def _close_all(fds: list[int]) -> None:
@@ -114,9 +114,12 @@ def _close_all(fds: list[int]) -> None:
         os.close(fds.pop())
 
 
-def _is_last(remaining: deque[str]) -> bool:
-    """True when nothing but no-op components (``""``, ``"."``) is left."""
-    return all(p in ("", ".") for p in remaining)
+def _components(path: str) -> list[str]:
+    """The components of *path* to walk, *last first* (the walk pops from
+    the end), without the no-op ones (``""`` and ``"."``)."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    parts.reverse()
+    return parts
 
 
 def _create(dir_fd: int, name: str, kind: Literal["dir", "file"], mode: int) -> None:
@@ -179,19 +182,17 @@ def open_in_root(
     # fds of the directories walked through below the root, innermost last;
     # ".." pops one, an absolute symlink target clears them all.
     stack: list[int] = []
-    remaining: deque[str] = deque(unsafe.split("/"))
+    remaining = _components(unsafe)
     links = 0
     try:
         while remaining:
-            part = remaining.popleft()
-            if part in ("", "."):
-                continue
+            part = remaining.pop()
             if part == "..":
                 if stack:
                     os.close(stack.pop())
                 continue
             parent = stack[-1] if stack else root_fd
-            last = _is_last(remaining)
+            last = not remaining
             try:
                 fd = os.open(part, _O_PATH_NOFOLLOW, dir_fd=parent)
             except FileNotFoundError:
@@ -221,7 +222,7 @@ def open_in_root(
             os.close(fd)
             if target.startswith("/"):
                 _close_all(stack)
-            remaining.extendleft(reversed(target.split("/")))
+            remaining += _components(target)
 
         if stack:
             result = stack.pop()

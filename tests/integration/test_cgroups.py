@@ -11,11 +11,11 @@ the ones specific to a pure v2 host run under
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,34 +152,34 @@ def test_parse_mountinfo_v1_only_and_comounted() -> None:
     assert layout.mode == "v1"
     assert layout.unified is None
     assert layout.unified_controllers == set()
-    cg = Path("/sys/fs/cgroup")
-    assert layout.v1["cpu"] == layout.v1["cpuacct"] == cg / "cpu,cpuacct"
-    assert layout.v1["net_cls"] == layout.v1["net_prio"] == cg / "net_cls,net_prio"
-    assert layout.v1["name=systemd"] == cg / "systemd"
-    assert layout.hierarchies()[cg / "cpu,cpuacct"] == ("cpu", "cpuacct")
+    cg = "/sys/fs/cgroup"
+    assert layout.v1["cpu"] == layout.v1["cpuacct"] == f"{cg}/cpu,cpuacct"
+    assert layout.v1["net_cls"] == layout.v1["net_prio"] == f"{cg}/net_cls,net_prio"
+    assert layout.v1["name=systemd"] == f"{cg}/systemd"
+    assert layout.hierarchies()[f"{cg}/cpu,cpuacct"] == ("cpu", "cpuacct")
     assert len(layout.hierarchies()) == 7
-    assert layout.own_dir("cpuacct") == cg / "cpu,cpuacct/user.slice"
+    assert layout.own_dir("cpuacct") == f"{cg}/cpu,cpuacct/user.slice"
 
 
 def test_parse_v2_only() -> None:
     layout = build_layout(V2_MOUNTINFO, V2_PROC_CGROUP, _controllers("cpuset cpu io memory pids\n"))
     assert layout.mode == "v2"
     assert layout.v1 == {}
-    assert layout.unified == Path("/sys/fs/cgroup")
+    assert layout.unified == "/sys/fs/cgroup"
     assert layout.unified_controllers == {"cpuset", "cpu", "io", "memory", "pids"}
-    assert layout.own_dir(UNIFIED) == Path("/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope")
+    assert layout.own_dir(UNIFIED) == "/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope"
 
 
 def test_parse_hybrid() -> None:
     layout = build_layout(HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP, _controllers("hugetlb\n"))
     assert layout.mode == "hybrid"
-    assert layout.unified == Path("/sys/fs/cgroup/unified")
+    assert layout.unified == "/sys/fs/cgroup/unified"
     assert layout.unified_controllers == {"hugetlb"}
     expected = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "name=systemd"}
     assert set(layout.v1) == expected
-    assert all(layout.v1[k] == Path("/sys/fs/cgroup") / k for k in expected - {"name=systemd"})
-    assert layout.own_dir("memory") == Path("/sys/fs/cgroup/memory/sup/xyz")
-    assert layout.own_dir(UNIFIED) == Path("/sys/fs/cgroup/unified")
+    assert all(layout.v1[k] == f"/sys/fs/cgroup/{k}" for k in expected - {"name=systemd"})
+    assert layout.own_dir("memory") == "/sys/fs/cgroup/memory/sup/xyz"
+    assert layout.own_dir(UNIFIED) == "/sys/fs/cgroup/unified"
 
 
 def test_v2_with_only_a_named_v1_hierarchy_is_v2() -> None:
@@ -188,10 +188,10 @@ def test_v2_with_only_a_named_v1_hierarchy_is_v2() -> None:
     )
     layout = build_layout(mountinfo, V2_PROC_CGROUP + "1:name=systemd:/\n")
     assert layout.mode == "v2"
-    assert layout.v1 == {"name=systemd": Path("/sys/fs/cgroup/systemd")}
+    assert layout.v1 == {"name=systemd": "/sys/fs/cgroup/systemd"}
     manager = manager_for("/x", "id", layout)
     assert isinstance(manager, V2Manager)
-    assert manager.paths() == {UNIFIED: Path("/sys/fs/cgroup/x")}
+    assert manager.paths() == {UNIFIED: "/sys/fs/cgroup/x"}
 
 
 def test_mount_root_not_slash() -> None:
@@ -199,23 +199,23 @@ def test_mount_root_not_slash() -> None:
     assert layout.mode == "v1"
     assert layout.roots["memory"] == "/docker/c0ffee"
     # Our cgroup, as a position in the hierarchy, seen through the mount.
-    assert layout.own_dir("memory") == Path("/sys/fs/cgroup/memory/inner")
-    assert layout.own_dir("cpu") == Path("/sys/fs/cgroup/cpu,cpuacct")
+    assert layout.own_dir("memory") == "/sys/fs/cgroup/memory/inner"
+    assert layout.own_dir("cpu") == "/sys/fs/cgroup/cpu,cpuacct"
     # name=systemd says we live outside what the mount shows: no directory.
     with pytest.raises(ContainerError, match="outside"):
         layout.own_dir("name=systemd")
 
     # Absolute paths are below what the mount shows, like runc.
     absolute = manager_for("/ctr", "id", layout)
-    assert absolute.paths()["memory"] == Path("/sys/fs/cgroup/memory/ctr")
-    assert absolute.paths()["cpuacct"] == Path("/sys/fs/cgroup/cpu,cpuacct/ctr")
+    assert absolute.paths()["memory"] == "/sys/fs/cgroup/memory/ctr"
+    assert absolute.paths()["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct/ctr"
     # Relative ones need our own cgroup in every hierarchy.
     with pytest.raises(ContainerError, match="absolute linux.cgroupsPath"):
         manager_for("ctr", "id", layout)
     fixed = NESTED_PROC_CGROUP.replace("/elsewhere", "/docker/c0ffee/init")
     relative = manager_for("ctr", "id", build_layout(NESTED_MOUNTINFO, fixed))
-    assert relative.paths()["memory"] == Path("/sys/fs/cgroup/memory/inner/ctr")
-    assert relative.paths()["name=systemd"] == Path("/sys/fs/cgroup/systemd/init/ctr")
+    assert relative.paths()["memory"] == "/sys/fs/cgroup/memory/inner/ctr"
+    assert relative.paths()["name=systemd"] == "/sys/fs/cgroup/systemd/init/ctr"
 
 
 def test_escapes_and_duplicate_mounts() -> None:
@@ -230,16 +230,53 @@ def test_escapes_and_duplicate_mounts() -> None:
     )
     layout = build_layout(mountinfo, "2:devices:/\n1:name=test:/a b/c\n0::/\n")
     assert layout.mode == "hybrid"
-    assert layout.unified == Path("/sys/fs/cgroup/unified")
-    assert layout.v1["devices"] == Path("/sys/fs/cgroup/devices")
-    assert layout.v1["name=test"] == Path("/mnt/my cg")
+    assert layout.unified == "/sys/fs/cgroup/unified"
+    assert layout.v1["devices"] == "/sys/fs/cgroup/devices"
+    assert layout.v1["name=test"] == "/mnt/my cg"
     assert layout.roots["name=test"] == "/a b"
-    assert layout.own_dir("name=test") == Path("/mnt/my cg/c")
+    assert layout.own_dir("name=test") == "/mnt/my cg/c"
 
 
 def test_no_cgroup_mounted() -> None:
     with pytest.raises(ContainerError, match="no cgroup"):
         build_layout("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", "")
+
+
+def test_layout_and_mount_are_read_only_values() -> None:
+    layout = build_layout(HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP, _controllers("hugetlb\n"))
+    assert layout == build_layout(HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP, _controllers("hugetlb\n"))
+    assert layout != build_layout(V1_MOUNTINFO, V1_PROC_CGROUP)
+    with pytest.raises(AttributeError):
+        layout.mode = "v2"  # type: ignore[misc]
+    assert "mode='hybrid'" in repr(layout)
+    mount = parse_mountinfo(V2_MOUNTINFO)[0]
+    assert mount == parse_mountinfo(V2_MOUNTINFO)[0]
+    assert len({mount, parse_mountinfo(V2_MOUNTINFO)[0]}) == 1
+    with pytest.raises(AttributeError):
+        mount.root = "/x"  # type: ignore[misc]
+    assert isinstance(mount.mountpoint, str)
+
+
+def test_detect_reads_proc_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The package re-exports the function detect() under the submodule's name.
+    detect_module = sys.modules["pycontainer.cgroups.detect"]
+    reads: list[str] = []
+    real = detect_module.read_text
+
+    def counting(path: str) -> str:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(detect_module, "read_text", counting)
+    detect.cache_clear()
+    try:
+        first = detect()
+        assert detect() is first
+        assert manager_for("/x", "x").layout is first
+        assert reads.count("/proc/self/mountinfo") == 1
+        assert reads.count("/proc/self/cgroup") == 1
+    finally:
+        detect.cache_clear()
 
 
 # --------------------------------------------------------------- path rules
@@ -281,24 +318,24 @@ def test_driver_choice_and_default_path() -> None:
     assert isinstance(manager, V1Manager) and manager.driver == "v1"
     paths = manager.paths()
     # No cgroupsPath: the id, relative to our own cgroup (runc's cgroupfs).
-    assert paths["memory"] == Path("/sys/fs/cgroup/memory/sup/xyz/abc")
-    assert paths["pids"] == Path("/sys/fs/cgroup/pids/abc")
-    assert paths[UNIFIED] == Path("/sys/fs/cgroup/unified/abc")
-    assert paths["name=systemd"] == Path("/sys/fs/cgroup/systemd/abc")
+    assert paths["memory"] == "/sys/fs/cgroup/memory/sup/xyz/abc"
+    assert paths["pids"] == "/sys/fs/cgroup/pids/abc"
+    assert paths[UNIFIED] == "/sys/fs/cgroup/unified/abc"
+    assert paths["name=systemd"] == "/sys/fs/cgroup/systemd/abc"
     assert manager_for("", "abc", hybrid).paths() == paths
 
     v1 = manager_for("/p/abc", "abc", build_layout(V1_MOUNTINFO, V1_PROC_CGROUP))
     assert UNIFIED not in v1.paths()
-    assert v1.paths()["cpu"] == v1.paths()["cpuacct"] == Path("/sys/fs/cgroup/cpu,cpuacct/p/abc")
+    assert v1.paths()["cpu"] == v1.paths()["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct/p/abc"
 
     v2 = build_layout(V2_MOUNTINFO, V2_PROC_CGROUP)
     manager = manager_for(None, "abc", v2)
     assert isinstance(manager, V2Manager) and manager.driver == "v2"
     # Relative on v2: below the parent of our own cgroup, as runc's fs2.
-    assert manager.paths() == {UNIFIED: Path("/sys/fs/cgroup/user.slice/user-1000.slice/abc")}
-    assert manager_for("/p/abc", "abc", v2).paths() == {UNIFIED: Path("/sys/fs/cgroup/p/abc")}
+    assert manager.paths() == {UNIFIED: "/sys/fs/cgroup/user.slice/user-1000.slice/abc"}
+    assert manager_for("/p/abc", "abc", v2).paths() == {UNIFIED: "/sys/fs/cgroup/p/abc"}
     at_root = build_layout(V2_MOUNTINFO, "0::/\n")
-    assert manager_for("abc", "abc", at_root).paths() == {UNIFIED: Path("/sys/fs/cgroup/abc")}
+    assert manager_for("abc", "abc", at_root).paths() == {UNIFIED: "/sys/fs/cgroup/abc"}
 
     with pytest.raises(ValueError):
         manager_for(None, "../evil", hybrid)
@@ -306,8 +343,8 @@ def test_driver_choice_and_default_path() -> None:
 
 def test_adopt_refuses_foreign_directories() -> None:
     manager = manager_for("/p/abc", "abc", build_layout(HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP))
-    manager.adopt(["/sys/fs/cgroup/memory/p", "/sys/fs/cgroup/memory/p/abc/"])
-    assert manager.created_dirs() == [Path("/sys/fs/cgroup/memory/p"), Path("/sys/fs/cgroup/memory/p/abc")]
+    manager.adopt(["/sys/fs/cgroup/memory/p", Path("/sys/fs/cgroup/memory/p/abc/")])
+    assert manager.created_dirs() == ["/sys/fs/cgroup/memory/p", "/sys/fs/cgroup/memory/p/abc"]
     for foreign in [
         "/sys/fs/cgroup/memory",
         "/sys/fs/cgroup/memory/other",
@@ -351,14 +388,31 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-def _position(layout: CgroupLayout, key: str, directory: Path) -> str:
+def _position(layout: CgroupLayout, key: str, directory: str) -> str:
     """Where *directory* is within its hierarchy, as /proc/PID/cgroup shows."""
-    rel = directory.relative_to(layout.mountpoint(key))
+    rel = Path(directory).relative_to(layout.mountpoint(key))
     return posixpath.normpath(posixpath.join(layout.roots[key], str(rel)))
 
 
 def _all_dirs(manager: Manager) -> set[Path]:
-    return set(manager.paths().values())
+    return {Path(d) for d in manager.paths().values()}
+
+
+def _created(manager: Manager) -> set[Path]:
+    return {Path(d) for d in manager.created_dirs()}
+
+
+def _relayout(layout: CgroupLayout, **changes) -> CgroupLayout:
+    """A copy of *layout* with some fields changed."""
+    fields = {
+        "mode": layout.mode,
+        "v1": layout.v1,
+        "unified": layout.unified,
+        "unified_controllers": layout.unified_controllers,
+        "roots": layout.roots,
+        "own": layout.own,
+    }
+    return CgroupLayout(**{**fields, **changes})
 
 
 def test_detect_host() -> None:
@@ -367,16 +421,16 @@ def test_detect_host() -> None:
     cg = Path("/sys/fs/cgroup")
     if (cg / "cgroup.controllers").exists():
         assert layout.mode == "v2"
-        assert layout.unified == cg
+        assert layout.unified == str(cg)
         assert layout.unified_controllers == set((cg / "cgroup.controllers").read_text().split())
         return
     if not (cg / "unified").is_dir() or not (cg / "memory").is_dir():
         pytest.skip("neither the hybrid layout of the test machines nor pure v2")
     assert layout.mode == "hybrid"
     for controller in ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"):
-        assert layout.v1[controller] == cg / controller
-    assert layout.v1["name=systemd"] == cg / "systemd"
-    assert layout.unified == cg / "unified"
+        assert layout.v1[controller] == str(cg / controller)
+    assert layout.v1["name=systemd"] == str(cg / "systemd")
+    assert layout.unified == str(cg / "unified")
     assert layout.unified_controllers == set((cg / "unified/cgroup.controllers").read_text().split())
     assert layout.own == parse_proc_cgroup(Path("/proc/self/cgroup").read_text())
 
@@ -395,7 +449,8 @@ def test_lifecycle(token: str) -> None:
         dirs = _all_dirs(manager)
         assert all(d.is_dir() for d in dirs)
         # Both levels were made here, in every hierarchy.
-        assert set(manager.created_dirs()) == dirs | {d.parent for d in dirs}
+        assert _created(manager) == dirs | {d.parent for d in dirs}
+        assert all(isinstance(d, str) for d in [*manager.paths().values(), *manager.created_dirs()])
 
         proc = _spawn()
         manager.add(proc.pid)
@@ -454,7 +509,7 @@ def test_destroy_removes_subcgroups_of_the_container(token: str) -> None:
         # As a container might: move a process into a sub-cgroup (of a
         # hierarchy where that needs no set-up, unlike a v1 cpuset).
         paths = manager.paths()
-        deeper = (paths["pids"] if "pids" in paths else paths[UNIFIED]) / "inner" / "deeper"
+        deeper = Path(paths["pids"] if "pids" in paths else paths[UNIFIED]) / "inner" / "deeper"
         proc = _spawn()
         try:
             (deeper / "cgroup.procs").write_text(str(proc.pid))
@@ -477,11 +532,11 @@ def test_relative_path_lands_under_our_own_cgroup(token: str) -> None:
         for key, directory in manager.paths().items():
             own = layout.own_dir(key)
             if isinstance(manager, V2Manager) and own != layout.mountpoint(key):
-                own = own.parent  # runc's fs2 rule, see cgroups/v2.py
-            assert directory == own / token, key
+                own = posixpath.dirname(own)  # runc's fs2 rule, see cgroups/v2.py
+            assert directory == posixpath.join(own, token), key
         manager.create()
         # Only the leaf was made: our own cgroup already existed.
-        assert set(manager.created_dirs()) == _all_dirs(manager)
+        assert _created(manager) == _all_dirs(manager)
         proc = _spawn()
         manager.add(proc.pid)
         where = cgroup_of(proc.pid)
@@ -494,7 +549,7 @@ def test_relative_path_lands_under_our_own_cgroup(token: str) -> None:
         _stop(proc)
         manager.destroy()
         assert not manager.exists()
-        assert all(layout.own_dir(k).is_dir() for k in manager.paths())  # ours untouched
+        assert all(os.path.isdir(layout.own_dir(k)) for k in manager.paths())  # ours untouched
     finally:
         if proc is not None:
             _stop(proc)
@@ -509,7 +564,7 @@ def test_shared_parent_and_preexisting_dirs_are_kept(token: str) -> None:
         first.create()
         second.create()
         # The parent is first's; second made only its leaf.
-        assert set(second.created_dirs()) == _all_dirs(second)
+        assert _created(second) == _all_dirs(second)
         first.destroy()
         parents = {d.parent for d in _all_dirs(first)}
         assert all(p.is_dir() for p in parents)  # kept: second lives there
@@ -538,12 +593,44 @@ def test_shared_parent_and_preexisting_dirs_are_kept(token: str) -> None:
 
 
 @needs_root
+def test_create_and_destroy_do_one_syscall_per_directory(token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the parent in place -- the usual case -- create() makes each
+    directory with one mkdir and no stat, destroy() removes it with one rmdir."""
+    first = manager_for(f"/{token}/a", "a")
+    second = manager_for(f"/{token}/b", "b")
+    calls: list[str] = []
+    for name in ("mkdir", "rmdir", "stat", "lstat"):
+        real = getattr(os, name)
+
+        def counting(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, counting)
+    try:
+        first.create()
+        calls.clear()
+        second.create()
+        dirs = set(second.paths().values())
+        assert second.created_dirs() and set(second.created_dirs()) == dirs
+        assert calls == ["mkdir"] * len(dirs)
+        calls.clear()
+        second.destroy()
+        assert calls == ["rmdir"] * len(dirs)
+        assert not second.exists()
+    finally:
+        monkeypatch.undo()
+        second.destroy()
+        first.destroy()
+
+
+@needs_root
 def test_v2_manager_places_processes(token: str) -> None:
     """The v2 driver, on the pure v2 host or the hybrid host's unified mount."""
     layout = detect()
     if layout.unified is None:
         pytest.skip("no cgroup2 mount")
-    v2_layout = dataclasses.replace(layout, mode="v2")
+    v2_layout = _relayout(layout, mode="v2")
     manager = manager_for(f"/{token}/leaf", "x", v2_layout)
     assert isinstance(manager, V2Manager)
     proc = None
@@ -558,7 +645,7 @@ def test_v2_manager_places_processes(token: str) -> None:
         assert manager.pids() == [proc.pid]
         _stop(proc)
         manager.destroy()
-        assert not manager.directory.parent.exists()
+        assert not Path(manager.directory).parent.exists()
     finally:
         if proc is not None:
             _stop(proc)
@@ -572,7 +659,7 @@ def test_v2_enable_controllers(token: str) -> None:
     layout = detect()
     root_enabled = set()
     if layout.mode == "v2":
-        root_enabled = set((layout.unified / "cgroup.subtree_control").read_text().split())
+        root_enabled = set(Path(layout.unified, "cgroup.subtree_control").read_text().split())
     if not {"pids", "memory"} <= root_enabled:
         pytest.skip("needs pure cgroup v2 with pids and memory enabled at the root")
     manager = manager_for(f"/{token}/mid/leaf", "x", layout)
@@ -582,11 +669,11 @@ def test_v2_enable_controllers(token: str) -> None:
         manager.create()
         got = manager.enable_controllers({"pids", "memory", "no-such-controller"})
         assert got == {"pids", "memory"}
-        mid = manager.directory.parent
+        mid = Path(manager.directory).parent
         assert {"pids", "memory"} <= set((mid / "cgroup.subtree_control").read_text().split())
         assert {"pids", "memory"} <= set((mid.parent / "cgroup.subtree_control").read_text().split())
-        assert (manager.directory / "pids.max").exists()
-        assert (manager.directory / "cgroup.subtree_control").read_text().split() == []
+        assert Path(manager.directory, "pids.max").exists()
+        assert Path(manager.directory, "cgroup.subtree_control").read_text().split() == []
         assert manager.enable_controllers({"pids"}) == {"pids"}  # idempotent
         proc = _spawn()
         # "No internal processes": mid hands controllers down, so no process.
@@ -607,9 +694,9 @@ def test_v2_enable_controllers(token: str) -> None:
 def test_failed_create_rolls_back(token: str) -> None:
     """A hierarchy that cannot be used makes create() undo what it made."""
     layout = detect()
-    broken = dataclasses.replace(
+    broken = _relayout(
         layout,
-        v1={**layout.v1, "name=missing": Path(f"/nonexistent-{token}")},
+        v1={**layout.v1, "name=missing": f"/nonexistent-{token}"},
         roots={**layout.roots, "name=missing": "/"},
     )
     manager = V1Manager(f"/{token}/ctr", broken) if layout.mode != "v2" else None
@@ -620,6 +707,8 @@ def test_failed_create_rolls_back(token: str) -> None:
             manager.create()
         assert manager.created_dirs() == []
         assert not manager.exists()
-        assert not any(d.parent.exists() for k, d in manager.paths().items() if k != "name=missing")
+        assert not any(
+            os.path.exists(posixpath.dirname(d)) for k, d in manager.paths().items() if k != "name=missing"
+        )
     finally:
         manager.destroy()

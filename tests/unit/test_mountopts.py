@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -276,8 +277,24 @@ def test_extra_options() -> None:
 
 def test_mount_options_is_frozen() -> None:
     opts = parse_mount_options(["ro"], None)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         opts.flags = 0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del opts.data  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        opts.unknown = 1  # type: ignore[attr-defined]
+    assert opts.flags == MS_RDONLY
+
+
+def test_mount_options_value_semantics() -> None:
+    opts = parse_mount_options(["bind", "ro", "rprivate", "mode=755"], None)
+    same = parse_mount_options(["bind", "ro", "rprivate", "mode=755"], None)
+    assert opts == same
+    assert opts != parse_mount_options(["bind"], None)
+    assert MountOptions().propagation == [] and MountOptions().propagation is not MountOptions().propagation
+    assert "flags=" in repr(opts) and "propagation=[" in repr(opts)
+    assert copy.copy(opts) == opts
+    assert pickle.loads(pickle.dumps(opts)) == opts
 
 
 # ------------------------------------------------------- bind remount flags

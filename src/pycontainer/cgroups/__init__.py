@@ -31,8 +31,6 @@ Everything here is standard library only and cheap to import.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pycontainer.cgroups.base import Manager, cgroup_of, normalize_cgroups_path
 from pycontainer.cgroups.detect import (
     UNIFIED,
@@ -43,8 +41,11 @@ from pycontainer.cgroups.detect import (
     parse_mountinfo,
     parse_proc_cgroup,
 )
-from pycontainer.cgroups.v1 import V1Manager
-from pycontainer.cgroups.v2 import V2Manager
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pycontainer.cgroups.v1 import V1Manager
+    from pycontainer.cgroups.v2 import V2Manager
 
 __all__ = [
     "UNIFIED",
@@ -95,9 +96,7 @@ def manager_for(
     normalize_cgroups_path(path)  # raises ConfigError early
     if layout is None:
         layout = detect()
-    if layout.mode == "v2":
-        return V2Manager(path, layout)
-    return V1Manager(path, layout)
+    return _driver(layout)(path, layout)
 
 
 def from_state(
@@ -108,7 +107,31 @@ def from_state(
     :meth:`Manager.created_dirs` (so ``destroy`` removes exactly those)."""
     if layout is None:
         layout = detect()
-    cls = V2Manager if layout.mode == "v2" else V1Manager
-    manager = cls(cgroups_path, layout, {k: Path(d) for k, d in directories.items()})
+    manager = _driver(layout)(cgroups_path, layout, directories)
     manager.adopt(created)
     return manager
+
+
+def _driver(layout: CgroupLayout) -> type[Manager]:
+    """The manager class for *layout*.  Only the driver this host needs is
+    imported (a start-up saving): :class:`V2Manager` on a pure v2 host,
+    :class:`V1Manager` on a v1 or hybrid one."""
+    if layout.mode == "v2":
+        from pycontainer.cgroups.v2 import V2Manager
+
+        return V2Manager
+    from pycontainer.cgroups.v1 import V1Manager
+
+    return V1Manager
+
+
+def __getattr__(name: str) -> type[Manager]:
+    """``V1Manager`` and ``V2Manager``, imported on first use."""
+    if name == "V1Manager":
+        from pycontainer.cgroups.v1 import V1Manager as cls
+    elif name == "V2Manager":
+        from pycontainer.cgroups.v2 import V2Manager as cls
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = cls
+    return cls

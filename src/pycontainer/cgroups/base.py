@@ -20,20 +20,22 @@ the container's state and handed back with :meth:`Manager.adopt`.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import posixpath
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar
 
-from pycontainer.cgroups.detect import UNIFIED, CgroupLayout, parse_proc_cgroup
+from pycontainer.cgroups.detect import UNIFIED, parse_proc_cgroup, read_text
 from pycontainer.errors import ConfigError, ContainerError
+from pycontainer.log import get_logger
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import ClassVar
+
+    from pycontainer.cgroups.detect import CgroupLayout
+
+log = get_logger(__name__)
 
 CONFIG_PATH = "linux.cgroupsPath"
 
@@ -42,6 +44,9 @@ CONFIG_PATH = "linux.cgroupsPath"
 # hierarchy), starting with short pauses that double.
 _RMDIR_PATIENCE = 1.0
 _RMDIR_FIRST_DELAY = 0.01
+
+# rmdir errors meaning "something (a process, a sub-cgroup) is still in it".
+_IN_USE = (errno.EBUSY, errno.ENOTEMPTY)
 
 
 def normalize_cgroups_path(path: str) -> str:
@@ -92,24 +97,24 @@ def cgroup_of(pid: int | str = "self") -> dict[str, str]:
     """The cgroups of process *pid*: hierarchy key -> path within the
     hierarchy, from ``/proc/PID/cgroup`` (``""`` is the unified hierarchy)."""
     try:
-        text = Path(f"/proc/{pid}/cgroup").read_text()
+        text = read_text(f"/proc/{pid}/cgroup")
     except OSError as exc:
         raise ContainerError(f"cannot read the cgroups of process {pid}: {exc}") from exc
     return parse_proc_cgroup(text)
 
 
-def _read_pids(directory: Path) -> set[int]:
+def _read_pids(directory: str) -> set[int]:
     """The pids in *directory*'s ``cgroup.procs``; none if it is gone."""
     try:
-        text = (directory / "cgroup.procs").read_text()
-    except FileNotFoundError:
+        text = read_text(directory + "/cgroup.procs")
+    except (FileNotFoundError, NotADirectoryError):
         return set()
     except OSError as exc:
         raise ContainerError(f"cannot read {directory}/cgroup.procs: {exc}") from exc
     return {int(tok) for tok in text.split()}
 
 
-def write_file(path: Path, text: str) -> None:
+def write_file(path: str, text: str) -> None:
     """Write *text* to a cgroup control file in one ``write(2)``, so the
     kernel's verdict arrives as an OSError here, not at some later flush."""
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
@@ -119,28 +124,47 @@ def write_file(path: Path, text: str) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
+def _depth(directory: str) -> int:
+    return directory.count("/")
+
+
 class Target:
     """The container's directory in one hierarchy, and that hierarchy's
     mountpoint (nothing at or above the mountpoint is ever created or
-    removed)."""
+    removed).  Both are normalized absolute paths."""
 
-    directory: Path
-    mountpoint: Path
+    __slots__ = ("directory", "mountpoint")
+
+    def __init__(self, directory: str, mountpoint: str) -> None:
+        self.directory = directory
+        self.mountpoint = mountpoint
+
+    def __repr__(self) -> str:
+        return f"Target(directory={self.directory!r}, mountpoint={self.mountpoint!r})"
+
+    def parts(self) -> list[str]:
+        """The components of :attr:`directory` below :attr:`mountpoint`."""
+        prefix = self.mountpoint.rstrip("/") + "/"
+        if not self.directory.startswith(prefix) or self.directory == prefix:
+            raise ContainerError(f"cgroup {self.directory} is not below its mountpoint {self.mountpoint}")
+        return self.directory[len(prefix) :].split("/")
 
 
-class Manager(ABC):
+class Manager:
     """One container's cgroup, across every hierarchy the driver uses.
 
-    Subclasses decide which hierarchies and where (:meth:`_resolve`); the
-    directory work is common.  Not thread-safe: one manager per container
-    per runtime invocation.
+    Subclasses decide which hierarchies and where (:meth:`_resolve`,
+    :meth:`_prepare`); the directory work is common.  Directories are
+    strings.  Not thread-safe: one manager per container per runtime
+    invocation.
     """
 
     #: "v1" (v1 and hybrid hosts) or "v2"; for the state file and logs.
     driver: ClassVar[str]
 
-    def __init__(self, path: str, layout: CgroupLayout, directories: dict[str, Path] | None = None) -> None:
+    def __init__(
+        self, path: str, layout: CgroupLayout, directories: dict[str, str | os.PathLike[str]] | None = None
+    ) -> None:
         """*path* is the cgroupsPath (absolute: below each hierarchy's root;
         relative: below the runtime's own cgroup, see the driver).
         *directories* (hierarchy key -> directory, from :meth:`paths` of the
@@ -151,40 +175,51 @@ class Manager(ABC):
         self.layout = layout
         normalized = normalize_cgroups_path(path)
         if directories is None:
-            self._targets: dict[str, Target] = self._resolve(normalized, layout)
+            targets = self._resolve(normalized, layout)
         else:
-            self._targets = {k: Target(Path(d), layout.mountpoint(k)) for k, d in directories.items()}
-        if not self._targets:
+            targets = {
+                k: Target(posixpath.normpath(os.fspath(d)), layout.mountpoint(k))
+                for k, d in directories.items()
+            }
+        if not targets:
             raise ContainerError("no cgroup hierarchy to place the container in")
-        self._created: list[Path] = []
+        self._targets: dict[str, Target] = targets
+        # Each distinct directory once, with all the hierarchy keys it serves
+        # (co-mounted controllers share one directory).
+        unique: dict[str, tuple[list[str], Target]] = {}
+        for key, target in targets.items():
+            unique.setdefault(target.directory, ([], target))[0].append(key)
+        self._dirs = {d: (tuple(keys), target) for d, (keys, target) in unique.items()}
+        self._created: list[str] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
 
     # ------------------------------------------------------------ driver part
-    @abstractmethod
     def _resolve(self, normalized: str, layout: CgroupLayout) -> dict[str, Target]:
         """Hierarchy key -> where this container's cgroup goes, for every
         hierarchy the driver uses; *normalized* comes from
         :func:`normalize_cgroups_path`."""
+        raise NotImplementedError
 
-    @abstractmethod
-    def _prepare(self, keys: tuple[str, ...], target: Target, created: list[Path]) -> None:
+    def _prepare(self, keys: tuple[str, ...], target: Target, created: list[str]) -> None:
         """Make the directories just created for *target* (top-down in
-        *created*; *keys* are the hierarchy keys it serves) able to hold
-        processes."""
+        *created*, never empty; *keys* are the hierarchy keys it serves)
+        able to hold processes."""
+        raise NotImplementedError
 
     def _check_join(self, keys: tuple[str, ...], target: Target) -> None:
-        """Refuse, before writing, a move the kernel would refuse less
-        clearly.  The unified hierarchy's "no internal processes" rule: a
-        cgroup that hands controllers down to children (non-empty
-        ``cgroup.subtree_control``) may not hold processes itself."""
+        """Explain a move the kernel refused (EBUSY): the unified hierarchy's
+        "no internal processes" rule, under which a cgroup that hands
+        controllers down to children (non-empty ``cgroup.subtree_control``)
+        may not hold processes itself.  Raises ContainerError if that is
+        the reason; returns otherwise."""
         if UNIFIED not in keys:
             return
         try:
-            enabled = (target.directory / "cgroup.subtree_control").read_text().split()
+            enabled = read_text(target.directory + "/cgroup.subtree_control").split()
         except FileNotFoundError:
-            return  # add() reports the missing cgroup when it writes
+            return
         except OSError as exc:
             raise ContainerError(f"cannot read {target.directory}/cgroup.subtree_control: {exc}") from exc
         if enabled:
@@ -194,39 +229,50 @@ class Manager(ABC):
             )
 
     # ------------------------------------------------------------ helpers
-    def _unique(self) -> dict[Path, tuple[tuple[str, ...], Target]]:
+    def _unique(self) -> dict[str, tuple[tuple[str, ...], Target]]:
         """Each distinct directory once, with all the hierarchy keys it
         serves (co-mounted controllers share one directory)."""
-        keys: dict[Path, list[str]] = {}
-        targets: dict[Path, Target] = {}
-        for key, target in self._targets.items():
-            keys.setdefault(target.directory, []).append(key)
-            targets.setdefault(target.directory, target)
-        return {d: (tuple(keys[d]), targets[d]) for d in targets}
+        return self._dirs
 
     @staticmethod
-    def _target_dir(mountpoint: Path, base: Path, normalized: str) -> Target:
+    def _target_dir(mountpoint: str, base: str, normalized: str) -> Target:
         """Join *normalized* (already free of ``..``) below *base*."""
-        return Target(base / normalized.lstrip("/"), mountpoint)
+        return Target(posixpath.join(base, normalized.lstrip("/")), mountpoint)
 
-    def _mkdirs(self, target: Target) -> list[Path]:
+    def _mkdirs(self, target: Target) -> list[str]:
         """``mkdir -p`` from the mountpoint down to the target, returning the
-        directories made here, top-down.  A concurrent destroy of another
-        container may remove a shared parent between our steps (ENOENT):
-        start the walk again a few times."""
-        if not target.mountpoint.is_dir():
-            raise ContainerError(f"cgroup mountpoint {target.mountpoint} does not exist")
-        rel = target.directory.relative_to(target.mountpoint)
-        made: list[Path] = []
+        directories made here, top-down.
+
+        The usual case -- the parent exists -- costs one mkdir.  Otherwise
+        the walk goes top-down from the mountpoint; a concurrent destroy of
+        another container may remove a shared parent between our steps
+        (ENOENT): start the walk again a few times."""
+        directory = target.directory
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise ContainerError(f"{directory} exists and is not a cgroup directory") from None
+            return []
+        except FileNotFoundError:
+            pass  # a parent is missing
+        else:
+            log.debug("created cgroup %s", directory)
+            return [directory]
+        mountpoint = target.mountpoint
+        if not os.path.isdir(mountpoint):
+            raise ContainerError(f"cgroup mountpoint {mountpoint} does not exist")
+        parts = target.parts()
+        made: list[str] = []
         for attempt in range(5):
-            current = target.mountpoint
+            current = mountpoint
             try:
-                for part in rel.parts:
-                    current = current / part
+                for part in parts:
+                    current = posixpath.join(current, part)
                     try:
                         os.mkdir(current, 0o755)
                     except FileExistsError:
-                        if not current.is_dir():
+                        if current == directory and not os.path.isdir(current):
                             raise ContainerError(f"{current} exists and is not a cgroup directory") from None
                         continue
                     made.append(current)
@@ -235,36 +281,40 @@ class Manager(ABC):
             except FileNotFoundError:
                 log.debug("parent of %s vanished while creating it (attempt %d)", current, attempt + 1)
                 continue
-        raise ContainerError(f"cannot create cgroup {target.directory}: its parents keep disappearing")
+            except NotADirectoryError:
+                parent = posixpath.dirname(current)
+                raise ContainerError(f"{parent} exists and is not a cgroup directory") from None
+        raise ContainerError(f"cannot create cgroup {directory}: its parents keep disappearing")
 
     # ------------------------------------------------------------ public API
-    def paths(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, str]:
         """Hierarchy key -> the container's cgroup directory there: each
         controller (``cpu`` and ``cpuacct`` may share a directory), named
         hierarchies as ``name=X``, the unified hierarchy as ``""``."""
         return {key: target.directory for key, target in self._targets.items()}
 
-    def created_dirs(self) -> list[Path]:
+    def created_dirs(self) -> list[str]:
         """The directories this manager created and has not removed yet,
         in creation order; save them with the container's state."""
         return list(self._created)
 
-    def adopt(self, dirs: Iterable[str | Path]) -> None:
+    def adopt(self, dirs: Iterable[str | os.PathLike[str]]) -> None:
         """Take over the record of directories an earlier :meth:`create`
         made (read back from the container's state), so :meth:`destroy`
         removes them.  Each must be one of this container's directories or
         a parent of one below the mountpoint: a tampered or stale state file
         must not make us remove someone else's cgroup."""
-        allowed: set[Path] = set()
+        allowed: set[str] = set()
         for target in self._targets.values():
             allowed.add(target.directory)
-            for parent in target.directory.parents:
-                if parent == target.mountpoint or target.mountpoint not in parent.parents:
-                    break
+            below = target.mountpoint.rstrip("/") + "/"
+            parent = posixpath.dirname(target.directory)
+            while parent != target.mountpoint and parent.startswith(below):
                 allowed.add(parent)
-        adopted: list[Path] = []
+                parent = posixpath.dirname(parent)
+        adopted: list[str] = []
         for item in dirs:
-            path = Path(posixpath.normpath(str(item)))
+            path = posixpath.normpath(os.fspath(item))
             if path not in allowed:
                 raise ContainerError(f"{path} is not part of cgroup {self.path!r}; refusing to adopt it")
             if path not in adopted and path not in self._created:
@@ -275,12 +325,13 @@ class Manager(ABC):
         """Create the container's directory in every hierarchy (``mkdir -p``),
         remembering which directories were made here.  If any hierarchy
         fails, what this call made is removed again before raising."""
-        made_now: list[Path] = []
+        made_now: list[str] = []
         try:
-            for keys, target in self._unique().values():
+            for keys, target in self._dirs.values():
                 made = self._mkdirs(target)
-                made_now.extend(made)
-                self._prepare(keys, target, made)
+                if made:
+                    made_now.extend(made)
+                    self._prepare(keys, target, made)
         except (OSError, ContainerError) as exc:
             for directory in reversed(made_now):
                 try:
@@ -298,11 +349,10 @@ class Manager(ABC):
         cgroup in every hierarchy, by writing it to ``cgroup.procs``."""
         if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
             raise ValueError(f"not a pid: {pid!r}")
-        for keys, target in self._unique().values():
-            self._check_join(keys, target)
-            procs = target.directory / "cgroup.procs"
+        text = str(pid)
+        for directory, (keys, target) in self._dirs.items():
             try:
-                write_file(procs, str(pid))
+                write_file(directory + "/cgroup.procs", text)
             except OSError as exc:
                 hint = ""
                 if exc.errno == errno.ESRCH:
@@ -312,11 +362,12 @@ class Manager(ABC):
                 elif exc.errno == errno.ENOSPC and "cpuset" in keys:
                     hint = " (the cpuset cgroup has no cpus or mems)"
                 elif exc.errno in (errno.EBUSY, errno.EOPNOTSUPP):
+                    self._check_join(keys, target)
                     hint = " (cgroup v2 refuses processes in a cgroup with child controllers or threads)"
                 raise ContainerError(
-                    f"cannot move process {pid} into {target.directory}: {exc.strerror}{hint}"
+                    f"cannot move process {pid} into {directory}: {exc.strerror}{hint}"
                 ) from exc
-            log.debug("moved pid %d into %s", pid, target.directory)
+            log.debug("moved pid %d into %s", pid, directory)
 
     def pids(self, recursive: bool = True) -> list[int]:
         """The processes in the container's cgroup, sorted: the union over
@@ -325,20 +376,18 @@ class Manager(ABC):
         *recursive*, processes in sub-cgroups the container made count too,
         which is what killing or listing "all processes" needs."""
         found: set[int] = set()
-        for directory in self._unique():
-            if not directory.is_dir():
-                continue
+        for directory in self._dirs:
             found |= _read_pids(directory)
             if recursive:
                 for sub, _dirnames, _files in os.walk(directory):
-                    if sub != str(directory):
-                        found |= _read_pids(Path(sub))
+                    if sub != directory:
+                        found |= _read_pids(sub)
         return sorted(found)
 
     def exists(self) -> bool:
         """Whether any of the container's cgroup directories exists (after a
         complete destroy, none does)."""
-        return any(directory.is_dir() for directory in self._unique())
+        return any(os.path.isdir(directory) for directory in self._dirs)
 
     def destroy(self) -> None:
         """Remove the directories this manager created, deepest first.
@@ -351,18 +400,18 @@ class Manager(ABC):
         directories are fine, so calling destroy again is harmless; whatever
         could not be removed stays on record for the next attempt.
         """
-        leaves = set(self._unique())
+        if not self._created:
+            return
+        leaves = self._dirs
         deadline = time.monotonic() + _RMDIR_PATIENCE
         failures: list[str] = []
-        remaining: list[Path] = []
-        for directory in sorted(self._created, key=lambda p: len(p.parts), reverse=True):
+        remaining: list[str] = []
+        for directory in sorted(self._created, key=_depth, reverse=True):
             try:
                 if directory in leaves:
                     self._remove_tree(directory, deadline)
-                else:
-                    self._remove_parent(directory)
-                    if directory.is_dir():
-                        remaining.append(directory)
+                elif self._remove_parent(directory):
+                    remaining.append(directory)
             except ContainerError as exc:
                 failures.append(str(exc))
                 remaining.append(directory)
@@ -371,27 +420,35 @@ class Manager(ABC):
             raise ContainerError(f"cannot remove cgroup {self.path!r}: " + "; ".join(failures))
 
     @staticmethod
-    def _remove_parent(directory: Path) -> None:
+    def _remove_parent(directory: str) -> bool:
         """rmdir a parent we created, unless someone else's cgroup now lives
-        in it."""
+        in it; returns whether it is still there."""
         try:
             os.rmdir(directory)
             log.debug("removed cgroup %s", directory)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             pass
         except OSError as exc:
-            if exc.errno in (errno.EBUSY, errno.ENOTEMPTY):
+            if exc.errno in _IN_USE:
                 log.debug("keeping %s: still in use (%s)", directory, exc.strerror)
-                return
+                return True
             raise ContainerError(f"cannot remove {directory}: {exc.strerror}") from exc
+        return False
 
     @staticmethod
-    def _remove_tree(directory: Path, deadline: float) -> None:
+    def _remove_tree(directory: str, deadline: float) -> None:
         """rmdir *directory* and its sub-cgroups bottom-up, retrying on EBUSY
         (processes still exiting) until the monotonic *deadline*."""
-        if not directory.is_dir():
+        try:
+            os.rmdir(directory)  # the usual case: empty, one syscall
+            log.debug("removed cgroup %s", directory)
             return
-        subdirs = [Path(root) for root, _d, _f in os.walk(directory, topdown=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            if exc.errno not in _IN_USE:
+                raise ContainerError(f"cannot remove {directory}: {exc.strerror}") from exc
+        subdirs = [root for root, _d, _f in os.walk(directory, topdown=False)]
         for sub in subdirs:  # bottom-up; the last one is *directory* itself
             delay = _RMDIR_FIRST_DELAY
             while True:
@@ -403,8 +460,8 @@ class Manager(ABC):
                     break
                 except OSError as exc:
                     left = deadline - time.monotonic()
-                    if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY) or left <= 0:
-                        pids = sorted(_read_pids(sub)) if sub.is_dir() else []
+                    if exc.errno not in _IN_USE or left <= 0:
+                        pids = sorted(_read_pids(sub)) if os.path.isdir(sub) else []
                         detail = f"processes {pids} are still in it" if pids else exc.strerror
                         raise ContainerError(f"cannot remove {sub}: {detail}") from exc
                     time.sleep(min(delay, left))

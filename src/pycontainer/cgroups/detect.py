@@ -36,17 +36,20 @@ running host does not change under us.
 
 from __future__ import annotations
 
-import functools
-import logging
+import os
 import posixpath
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 from pycontainer.errors import ContainerError
+from pycontainer.log import get_logger
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal
+
+    Mode = Literal["v1", "v2", "hybrid"]
+
+log = get_logger(__name__)
 
 #: Key of the unified (cgroup2) hierarchy in :attr:`CgroupLayout.own`,
 #: :attr:`CgroupLayout.roots` and in the managers' ``paths()``: the
@@ -56,9 +59,7 @@ UNIFIED = ""
 
 #: Where systemd (and every distribution) mounts cgroups; mounts found
 #: elsewhere (a container's rootfs being set up, a bind mount) lose to these.
-CANONICAL_ROOT = Path("/sys/fs/cgroup")
-
-Mode = Literal["v1", "v2", "hybrid"]
+CANONICAL_ROOT = "/sys/fs/cgroup"
 
 # Superblock options of a cgroup v1 mount that are not controllers
 # (see cgroup1_show_options in the kernel).  ``name=`` and ``release_agent=``
@@ -68,19 +69,70 @@ _V1_NON_CONTROLLER_OPTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class CgroupMount:
-    """One ``cgroup`` or ``cgroup2`` line of ``/proc/self/mountinfo``."""
+def read_text(path: str) -> str:
+    """The content of a (proc or cgroup) file, read with plain syscalls: no
+    buffered text stream for a file read once.  Bytes that are not UTF-8 (a
+    mountpoint may hold any) decode as with :func:`os.fsdecode`."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 65536)
+        if data:  # seq_file hands out a page or so per read: go on to EOF
+            chunks = [data]
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "surrogateescape")
 
-    mountpoint: Path
-    #: The mount's root within its hierarchy (mountinfo field 4): ``/``
-    #: normally, a sub-cgroup when only part of the hierarchy is bind-mounted.
+
+class CgroupMount:
+    """One ``cgroup`` or ``cgroup2`` line of ``/proc/self/mountinfo``
+    (read-only, compares by value).
+
+    ``mountpoint`` is where it is mounted; ``root`` the mount's root within
+    its hierarchy (mountinfo field 4): ``/`` normally, a sub-cgroup when only
+    part of the hierarchy is bind-mounted; ``fstype`` is ``cgroup`` (v1) or
+    ``cgroup2``; ``keys`` the v1 hierarchy's keys, its controllers and/or
+    ``name=X`` (empty for cgroup2).
+    """
+
+    __slots__ = ("mountpoint", "root", "fstype", "keys")
+
+    mountpoint: str
     root: str
-    #: ``cgroup`` (v1) or ``cgroup2``.
     fstype: str
-    #: For v1, the hierarchy's keys: its controllers and/or ``name=X``.
-    #: Empty for cgroup2.
     keys: tuple[str, ...]
+
+    def __init__(self, mountpoint: str, root: str, fstype: str, keys: tuple[str, ...]) -> None:
+        _set = object.__setattr__
+        _set(self, "mountpoint", mountpoint)
+        _set(self, "root", root)
+        _set(self, "fstype", fstype)
+        _set(self, "keys", keys)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"CgroupMount is read-only (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"CgroupMount is read-only (cannot delete {name!r})")
+
+    def _fields(self) -> tuple[str, str, str, tuple[str, ...]]:
+        return (self.mountpoint, self.root, self.fstype, self.keys)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CgroupMount):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple:  # copy and pickle: rebuild through __init__
+        return (CgroupMount, self._fields())
+
+    def __repr__(self) -> str:
+        return "CgroupMount(mountpoint={!r}, root={!r}, fstype={!r}, keys={!r})".format(*self._fields())
 
 
 def _unescape(field: str) -> str:
@@ -128,6 +180,10 @@ def parse_mountinfo(text: str) -> list[CgroupMount]:
     """
     mounts: list[CgroupMount] = []
     for line in text.splitlines():
+        # Fields never hold a raw space (mountinfo escapes it), so this
+        # cheaply skips every line whose filesystem type is not cgroup*.
+        if " - cgroup" not in line:
+            continue
         fields = line.split()
         try:
             sep = fields.index("-", 6)
@@ -136,10 +192,10 @@ def parse_mountinfo(text: str) -> list[CgroupMount]:
         if len(fields) < sep + 3:
             continue
         fstype = fields[sep + 1]
-        if fstype not in ("cgroup", "cgroup2"):
+        if fstype != "cgroup" and fstype != "cgroup2":
             continue
         root = _unescape(fields[3])
-        mountpoint = Path(_unescape(fields[4]))
+        mountpoint = _unescape(fields[4])
         if fstype == "cgroup2":
             mounts.append(CgroupMount(mountpoint, root, fstype, ()))
             continue
@@ -181,9 +237,9 @@ def _rank(mount: CgroupMount, order: int) -> tuple[int, int, int, int]:
     under /sys/fs/cgroup first (another one may be a container's rootfs being
     set up), then one showing the whole hierarchy, then the earliest."""
     mp = mount.mountpoint
-    canonical = mp == CANONICAL_ROOT or CANONICAL_ROOT in mp.parents
+    canonical = mp == CANONICAL_ROOT or mp.startswith(CANONICAL_ROOT + "/")
     # For cgroup2 prefer /sys/fs/cgroup itself, then /sys/fs/cgroup/unified.
-    exact = 0 if mp in (CANONICAL_ROOT, CANONICAL_ROOT / "unified") else 1
+    exact = 0 if mp == CANONICAL_ROOT or mp == CANONICAL_ROOT + "/unified" else 1
     return (0 if canonical else 1, exact, 0 if mount.root == "/" else 1, order)
 
 
@@ -203,35 +259,88 @@ def within(root: str, cgroup: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
 class CgroupLayout:
-    """How cgroups are mounted here.  Treat it as read-only: :func:`detect`
-    hands the same cached instance to every caller."""
+    """How cgroups are mounted here.  Read-only (:func:`detect` hands the
+    same cached instance to every caller); compares by value.
+
+    ``mode``
+        ``"v1"``, ``"v2"`` or ``"hybrid"``.
+    ``v1``
+        v1 hierarchy key (controller, or ``name=X`` for a named hierarchy)
+        -> mountpoint; co-mounted controllers map to the same mountpoint.
+    ``unified``
+        The unified (cgroup2) mountpoint, or None on a pure v1 host.
+    ``unified_controllers``
+        Controllers the unified hierarchy offers (its ``cgroup.controllers``).
+    ``roots``
+        Key (as in ``v1``, or :data:`UNIFIED`) -> the mount's root within the
+        hierarchy (mountinfo field 4).
+    ``own``
+        Key -> the calling process's cgroup in that hierarchy, as
+        ``/proc/self/cgroup`` shows it (a position within the hierarchy).
+
+    Paths are strings.
+    """
+
+    __slots__ = ("mode", "v1", "unified", "unified_controllers", "roots", "own")
 
     mode: Mode
-    #: v1 hierarchy key (controller, or ``name=X`` for a named hierarchy) ->
-    #: mountpoint; co-mounted controllers map to the same mountpoint.
-    v1: dict[str, Path]
-    #: The unified (cgroup2) mountpoint, or None on a pure v1 host.
-    unified: Path | None
-    #: Controllers the unified hierarchy offers (its ``cgroup.controllers``).
+    v1: dict[str, str]
+    unified: str | None
     unified_controllers: frozenset[str]
-    #: Key (as in :attr:`v1`, or :data:`UNIFIED`) -> the mount's root within
-    #: the hierarchy (mountinfo field 4).
     roots: dict[str, str]
-    #: Key -> the calling process's cgroup in that hierarchy, as
-    #: ``/proc/self/cgroup`` shows it (a position within the hierarchy).
     own: dict[str, str]
 
-    def hierarchies(self) -> dict[Path, tuple[str, ...]]:
+    def __init__(
+        self,
+        mode: Mode,
+        v1: dict[str, str],
+        unified: str | None,
+        unified_controllers: frozenset[str],
+        roots: dict[str, str],
+        own: dict[str, str],
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "mode", mode)
+        _set(self, "v1", v1)
+        _set(self, "unified", unified)
+        _set(self, "unified_controllers", unified_controllers)
+        _set(self, "roots", roots)
+        _set(self, "own", own)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"CgroupLayout is read-only (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"CgroupLayout is read-only (cannot delete {name!r})")
+
+    def _fields(self) -> tuple:
+        return (self.mode, self.v1, self.unified, self.unified_controllers, self.roots, self.own)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CgroupLayout):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts
+
+    def __reduce__(self) -> tuple:  # copy and pickle: rebuild through __init__
+        return (CgroupLayout, self._fields())
+
+    def __repr__(self) -> str:
+        names = ("mode", "v1", "unified", "unified_controllers", "roots", "own")
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(), strict=True))
+        return f"CgroupLayout({inner})"
+
+    def hierarchies(self) -> dict[str, tuple[str, ...]]:
         """Each distinct v1 mountpoint -> the keys it carries (one entry for
         ``cpu,cpuacct``)."""
-        result: dict[Path, list[str]] = {}
+        result: dict[str, list[str]] = {}
         for key, mountpoint in self.v1.items():
             result.setdefault(mountpoint, []).append(key)
         return {mp: tuple(keys) for mp, keys in result.items()}
 
-    def mountpoint(self, key: str) -> Path:
+    def mountpoint(self, key: str) -> str:
         """The mountpoint of the hierarchy *key* (:data:`UNIFIED` for cgroup2)."""
         if key == UNIFIED:
             if self.unified is None:
@@ -242,7 +351,7 @@ class CgroupLayout:
         except KeyError:
             raise ContainerError(f"cgroup hierarchy {key!r} is not mounted") from None
 
-    def own_dir(self, key: str) -> Path:
+    def own_dir(self, key: str) -> str:
         """The directory of the calling process's own cgroup in hierarchy *key*.
 
         ``/proc/self/cgroup`` gives a position within the hierarchy; the
@@ -263,13 +372,13 @@ class CgroupLayout:
                 f"our own cgroup {own!r} in hierarchy {key or 'unified'!r} is outside the part "
                 f"{root!r} mounted at {mountpoint}; use an absolute linux.cgroupsPath"
             )
-        return mountpoint / rel if rel else mountpoint
+        return posixpath.join(mountpoint, rel) if rel else mountpoint
 
 
 def build_layout(
     mountinfo: str,
     proc_cgroup: str,
-    read_controllers: Callable[[Path], str] | None = None,
+    read_controllers: Callable[[str], str] | None = None,
 ) -> CgroupLayout:
     """Work out the layout from the text of ``/proc/self/mountinfo`` and
     ``/proc/self/cgroup``.
@@ -296,7 +405,7 @@ def build_layout(
         if ident not in best_v1 or rank < best_v1[ident][0]:
             best_v1[ident] = (rank, mount)
 
-    v1: dict[str, Path] = {}
+    v1: dict[str, str] = {}
     roots: dict[str, str] = {}
     for _, mount in sorted(best_v1.values(), key=lambda item: item[0]):
         for key in mount.keys:
@@ -305,7 +414,7 @@ def build_layout(
             v1[key] = mount.mountpoint
             roots[key] = mount.root
 
-    unified: Path | None = None
+    unified: str | None = None
     controllers: frozenset[str] = frozenset()
     if best_v2 is not None:
         unified = best_v2[1].mountpoint
@@ -321,27 +430,42 @@ def build_layout(
         mode = "v1"
     else:
         raise ContainerError("no cgroup filesystem is mounted (none in /proc/self/mountinfo)")
-    log.debug("cgroup layout: %s, v1=%s unified=%s (%s)", mode, v1, unified, sorted(controllers))
+    log.debug("cgroup layout: %s, v1=%s unified=%s (%s)", mode, v1, unified, controllers)
     return CgroupLayout(mode, v1, unified, controllers, roots, own)
 
 
-def _read_controllers(mountpoint: Path) -> str:
+def _read_controllers(mountpoint: str) -> str:
     """The unified hierarchy's ``cgroup.controllers``, or "" if unreadable
     (an empty cgroup2 mount still works for placing processes)."""
     try:
-        return (mountpoint / "cgroup.controllers").read_text()
+        return read_text(mountpoint + "/cgroup.controllers")
     except OSError as exc:
         log.debug("cannot read %s/cgroup.controllers: %s", mountpoint, exc)
         return ""
 
 
-@functools.cache
+_detected: CgroupLayout | None = None
+
+
 def detect() -> CgroupLayout:
-    """The layout of this host, read once and cached (``detect.cache_clear()``
-    forgets it).  Raises ContainerError if no cgroup filesystem is mounted."""
-    try:
-        mountinfo = Path("/proc/self/mountinfo").read_text()
-        proc_cgroup = Path("/proc/self/cgroup").read_text()
-    except OSError as exc:
-        raise ContainerError(f"cannot read the cgroup layout from /proc: {exc}") from exc
-    return build_layout(mountinfo, proc_cgroup, _read_controllers)
+    """The layout of this host, read once per process and cached
+    (``detect.cache_clear()`` forgets it).  Raises ContainerError if no
+    cgroup filesystem is mounted."""
+    global _detected
+    if _detected is None:
+        try:
+            mountinfo = read_text("/proc/self/mountinfo")
+            proc_cgroup = read_text("/proc/self/cgroup")
+        except OSError as exc:
+            raise ContainerError(f"cannot read the cgroup layout from /proc: {exc}") from exc
+        _detected = build_layout(mountinfo, proc_cgroup, _read_controllers)
+    return _detected
+
+
+def _forget() -> None:
+    """Drop the cached layout: the next :func:`detect` reads the host again."""
+    global _detected
+    _detected = None
+
+
+detect.cache_clear = _forget  # type: ignore[attr-defined]  # as functools.cache offered

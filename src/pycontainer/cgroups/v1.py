@@ -16,14 +16,18 @@ mount's root), as runc's ``GetOwnCgroupPath`` does.
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+import posixpath
 
 from pycontainer.cgroups.base import Manager, Target, write_file
-from pycontainer.cgroups.detect import UNIFIED, CgroupLayout
+from pycontainer.cgroups.detect import UNIFIED, read_text
 from pycontainer.errors import ContainerError
+from pycontainer.log import get_logger
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pycontainer.cgroups.detect import CgroupLayout
+
+log = get_logger(__name__)
 
 
 class V1Manager(Manager):
@@ -44,7 +48,7 @@ class V1Manager(Manager):
             targets[key] = self._target_dir(mountpoint, base, normalized)
         return targets
 
-    def _prepare(self, keys: tuple[str, ...], target: Target, created: list[Path]) -> None:
+    def _prepare(self, keys: tuple[str, ...], target: Target, created: list[str]) -> None:
         """A new v1 cpuset cgroup starts with empty ``cpuset.cpus`` and
         ``cpuset.mems`` (unless the parent has ``cgroup.clone_children``),
         and the kernel refuses processes into it (ENOSPC).  Copy them down
@@ -54,28 +58,33 @@ class V1Manager(Manager):
         if "cpuset" not in keys:
             return
         for directory in created:
+            parent_dir = posixpath.dirname(directory)
             for name in ("cpus", "mems"):
-                own = _cpuset_file(directory, name)
-                parent = _cpuset_file(directory.parent, name)
                 try:
-                    if own.read_text().strip():
+                    own, current = _read_cpuset(directory, name)
+                    if current:
                         continue
-                    value = parent.read_text().strip()
+                    parent, value = _read_cpuset(parent_dir, name)
                     if not value:
                         raise ContainerError(
-                            f"cannot set up {directory}: its parent has an empty {parent.name}"
+                            f"cannot set up {directory}: its parent has an empty {posixpath.basename(parent)}"
                         )
                     write_file(own, value)
-                    log.debug("copied %s=%s into %s", own.name, value, directory)
+                    log.debug("copied %s=%s into %s", posixpath.basename(own), value, directory)
                 except OSError as exc:
                     raise ContainerError(f"cannot set up cpuset cgroup {directory}: {exc}") from exc
 
 
-def _cpuset_file(directory: Path, name: str) -> Path:
-    """``cpuset.<name>``, or plain ``<name>`` on a hierarchy mounted with the
-    old ``noprefix`` option."""
-    prefixed = directory / f"cpuset.{name}"
-    if prefixed.exists():
-        return prefixed
-    plain = directory / name
-    return plain if plain.exists() else prefixed
+def _read_cpuset(directory: str, name: str) -> tuple[str, str]:
+    """The path and stripped content of ``cpuset.<name>`` in *directory*, or
+    of plain ``<name>`` on a hierarchy mounted with the old ``noprefix``
+    option."""
+    path = f"{directory}/cpuset.{name}"
+    try:
+        return path, read_text(path).strip()
+    except FileNotFoundError as missing:
+        plain = f"{directory}/{name}"
+        try:
+            return plain, read_text(plain).strip()
+        except FileNotFoundError:
+            raise missing from None

@@ -23,15 +23,20 @@ v1 has no such rule.
 from __future__ import annotations
 
 import errno
-import logging
-from collections.abc import Iterable
-from pathlib import Path
+import posixpath
 
 from pycontainer.cgroups.base import Manager, Target, write_file
-from pycontainer.cgroups.detect import UNIFIED, CgroupLayout
+from pycontainer.cgroups.detect import UNIFIED, read_text
 from pycontainer.errors import ContainerError
+from pycontainer.log import get_logger
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pycontainer.cgroups.detect import CgroupLayout
+
+log = get_logger(__name__)
 
 
 class V2Manager(Manager):
@@ -47,15 +52,15 @@ class V2Manager(Manager):
             base = mountpoint
         else:
             own = layout.own_dir(UNIFIED)
-            base = own.parent if own != mountpoint else mountpoint
+            base = posixpath.dirname(own) if own != mountpoint else mountpoint
         return {UNIFIED: self._target_dir(mountpoint, base, normalized)}
 
-    def _prepare(self, keys: tuple[str, ...], target: Target, created: list[Path]) -> None:
+    def _prepare(self, keys: tuple[str, ...], target: Target, created: list[str]) -> None:
         """Nothing: a new v2 cgroup can hold processes as it is (no
         controller is enabled for it until :meth:`enable_controllers`)."""
 
     @property
-    def directory(self) -> Path:
+    def directory(self) -> str:
         """The container's cgroup directory."""
         return self._targets[UNIFIED].directory
 
@@ -78,36 +83,35 @@ class V2Manager(Manager):
         """
         wanted = set(controllers)
         target = self._targets[UNIFIED]
-        rel = target.directory.relative_to(target.mountpoint)
         levels = [target.mountpoint]
-        for part in rel.parts[:-1]:
-            levels.append(levels[-1] / part)
+        for part in target.parts()[:-1]:
+            levels.append(posixpath.join(levels[-1], part))
         for level in levels:
-            available = _read_set(level / "cgroup.controllers")
+            available = _read_set(level + "/cgroup.controllers")
             missing = wanted - available
             if missing:
                 log.debug("%s lacks controllers %s; skipped", level, sorted(missing))
             wanted &= available
-            enabled = _read_set(level / "cgroup.subtree_control")
+            enabled = _read_set(level + "/cgroup.subtree_control")
             todo = sorted(wanted - enabled)
             if not todo:
                 continue
             try:
-                write_file(level / "cgroup.subtree_control", " ".join("+" + c for c in todo))
+                write_file(level + "/cgroup.subtree_control", " ".join("+" + c for c in todo))
                 log.debug("enabled %s in %s", todo, level)
             except OSError:
                 self._enable_one_by_one(level, todo)
-        return wanted & _read_set(target.directory / "cgroup.controllers")
+        return wanted & _read_set(target.directory + "/cgroup.controllers")
 
     @staticmethod
-    def _enable_one_by_one(level: Path, todo: list[str]) -> None:
+    def _enable_one_by_one(level: str, todo: list[str]) -> None:
         """The combined write failed: find out which controllers the level
         refuses, and why, so the error names them."""
         failed: list[str] = []
         first: OSError | None = None
         for controller in todo:
             try:
-                write_file(level / "cgroup.subtree_control", "+" + controller)
+                write_file(level + "/cgroup.subtree_control", "+" + controller)
             except OSError as exc:
                 failed.append(controller)
                 first = first or exc
@@ -120,9 +124,9 @@ class V2Manager(Manager):
             ) from first
 
 
-def _read_set(path: Path) -> set[str]:
+def _read_set(path: str) -> set[str]:
     """The words of a cgroup list file such as ``cgroup.controllers``."""
     try:
-        return set(path.read_text().split())
+        return set(read_text(path).split())
     except OSError as exc:
         raise ContainerError(f"cannot read {path}: {exc}") from exc
