@@ -114,6 +114,11 @@ def _mounts() -> set[str]:
         return {line.split()[4] for line in f}
 
 
+# Cgroups our tests make: test containers' ids, nsinit exec's generated ids,
+# and explicit test paths.  Other tools on the machine may make their own.
+OUR_CGROUP_PREFIXES = ("t-", "nsinit-", "pycontainer")
+
+
 def _cgroup_dirs() -> set[str]:
     found = set()
     base = Path("/sys/fs/cgroup")
@@ -122,7 +127,8 @@ def _cgroup_dirs() -> set[str]:
             depth = dirpath[len(str(hierarchy)) :].count("/")
             if depth >= 3:
                 dirnames[:] = []
-            found.add(dirpath)
+            if os.path.basename(dirpath).startswith(OUR_CGROUP_PREFIXES):
+                found.add(dirpath)
     return found
 
 

@@ -8,8 +8,7 @@ almost nothing and a tool pays only for what it uses::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers know better
 
 __version__ = "0.1.0"
 OCI_VERSION = "1.2.0"
@@ -61,10 +60,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from pycontainer.state import State
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pycontainer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(__import__(module, fromlist=[name]), name)
     globals()[name] = value
     return value

@@ -2,7 +2,7 @@
 
 ``Container`` is what other tools import; the CLI is a thin layer over it.
 Creation registers an undo step for everything it makes (state dir, cgroups,
-processes) on an ExitStack, so a failure at any step leaves nothing behind::
+processes) on an undo stack, so a failure at any step leaves nothing behind::
 
     from pycontainer import Container
     with Container.create("demo", "/path/to/bundle") as c:
@@ -12,16 +12,46 @@ processes) on an ExitStack, so a failure at any step leaves nothing behind::
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
 import time
-from pathlib import Path
 
 from pycontainer import namespaces
 from pycontainer.errors import ConfigError, ContainerError, InvalidState
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+class Undo:
+    """The undo steps of a creation in progress (crun's cleanup_* functions;
+    contextlib.ExitStack, minus the cost of importing contextlib): on an
+    exception every registered step runs, newest first; ``pop_all`` on
+    success keeps what was made."""
+
+    __slots__ = ("_steps",)
+
+    def __init__(self) -> None:
+        self._steps: list = []
+
+    def callback(self, fn, *args) -> None:
+        self._steps.append((fn, args))
+
+    def pop_all(self) -> None:
+        self._steps = []
+
+    def __enter__(self) -> Undo:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        while self._steps:
+            fn, args = self._steps.pop()
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 - keep undoing; the first error is what matters
+                if exc is not None:
+                    exc.add_note(f"while cleaning up: {e}")
 
 
 class Container:
@@ -36,7 +66,7 @@ class Container:
     @classmethod
     def load(cls, container_id: str, root: str | os.PathLike = DEFAULT_ROOT) -> Container:
         """The existing container ``container_id`` (ContainerNotFound if none)."""
-        state_dir = StateDir(Path(root), container_id)
+        state_dir = StateDir(root, container_id)
         return cls(state_dir, state_dir.load())
 
     @classmethod
@@ -62,7 +92,7 @@ class Container:
         if spec is None:
             if bundle is None:
                 raise TypeError("Container.create needs a bundle or a spec")
-            spec = load_config(Path(bundle) / "config.json", bundle=bundle)
+            spec = load_config(os.path.join(bundle, "config.json"), bundle=bundle)
         check(spec)
         _check_runnable(spec)
         plan = namespaces.plan(spec.linux.namespaces if spec.linux else [])
@@ -70,8 +100,8 @@ class Container:
             raise ConfigError("mounts need a new or joined mount namespace (linux.namespaces)", "mounts")
         namespaces.check_join_paths(plan)
 
-        state_dir = StateDir(Path(root), container_id)
-        with contextlib.ExitStack() as undo:
+        state_dir = StateDir(root, container_id)
+        with Undo() as undo:
             state_dir.create()
             undo.callback(state_dir.remove)
             cgroups_path = spec.linux.cgroups_path if spec.linux else None
@@ -79,7 +109,7 @@ class Container:
             manager.create()
             undo.callback(manager.destroy)
 
-            fifo_fd = open_exec_fifo(str(state_dir.fifo))
+            fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
             init_cfg = InitConfig(
                 spec=spec,
@@ -95,15 +125,15 @@ class Container:
             state = State(
                 id=container_id,
                 pid=pid,
-                bundle=str(spec.bundle),
-                rootfs=str(spec.rootfs),
+                bundle=os.fspath(spec.bundle),
+                rootfs=os.fspath(spec.rootfs),
                 created=now_rfc3339(),
                 annotations=dict(spec.annotations),
                 owner="",
                 init_start_time=process_start_time(pid) or 0,
                 cgroups_path=manager.path,
-                cgroup_paths={k: str(v) for k, v in manager.paths().items()},
-                cgroup_created=[str(d) for d in manager.created_dirs()],
+                cgroup_paths={k: os.fspath(v) for k, v in manager.paths().items()},
+                cgroup_created=[os.fspath(d) for d in manager.created_dirs()],
             )
             state_dir.save(state)
             if pid_file is not None:
@@ -151,7 +181,7 @@ class Container:
                 raise InvalidState("cannot start: the container's init is no longer waiting") from None
             raise
         try:
-            self._dir.fifo.unlink()  # from now on the status reads "running"
+            os.unlink(self._dir.fifo)  # from now on the status reads "running"
             os.write(fd, b"0")
         finally:
             os.close(fd)
@@ -199,8 +229,10 @@ class Container:
         self._dir.remove()
 
     def _kill_and_wait(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -221,31 +253,26 @@ def _check_runnable(spec) -> None:
     """What validation cannot know: the filesystem."""
     if spec.process is None:
         raise ConfigError("a process is required to run a container", "process")
-    rootfs = spec.rootfs
-    if not rootfs.is_dir():
+    rootfs = os.fspath(spec.rootfs)
+    if not os.path.isdir(rootfs):
         raise ContainerError(f"rootfs ({rootfs}) does not exist or is not a directory")
 
 
-def _cgroup_mount_dirs(paths: dict[str, Path]) -> dict[str, str]:
+def _cgroup_mount_dirs(paths: dict) -> dict[str, str]:
     """For ``cgroup`` mounts: each hierarchy's directory name under the cgroup
     mount root (/sys/fs/cgroup/<name>) -> the container's dir in it; "" on a
     pure v2 host, where the unified hierarchy is the mount root itself."""
     out: dict[str, str] = {}
-    for directory in paths.values():
-        rel = (
-            Path(directory).relative_to("/sys/fs/cgroup")
-            if str(directory).startswith("/sys/fs/cgroup/")
-            else None
-        )
-        if rel is None:
-            continue
-        out.setdefault(rel.parts[0], str(directory))
+    for directory in map(os.fspath, paths.values()):
+        if directory.startswith(CGROUP_ROOT + "/"):
+            out.setdefault(directory[len(CGROUP_ROOT) + 1 :].split("/", 1)[0], directory)
     return out
 
 
 def write_pid_file(path: str | os.PathLike, pid: int) -> None:
     """The host pid in decimal, no newline, written atomically (engines read it)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(str(pid))
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
     os.replace(tmp, path)

@@ -6,20 +6,34 @@ the CLI turns it into one line on stderr (and a JSON log line) and exit code 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 
 class PycontainerError(Exception):
     """Base of every error pycontainer raises on purpose."""
 
 
-@dataclass(frozen=True)
 class Problem:
     """One thing wrong with a config: where (a JSON path such as
-    ``linux.namespaces[3].type``) and what."""
+    ``linux.namespaces[3].type``) and what.  Immutable, compares by value."""
 
-    path: str
-    message: str
+    __slots__ = ("path", "message")
+
+    def __init__(self, path: str, message: str) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "message", message)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Problem is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+    def __repr__(self) -> str:
+        return f"Problem(path={self.path!r}, message={self.message!r})"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

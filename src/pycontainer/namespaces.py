@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from dataclasses import dataclass, field
 
 from pycontainer import syscalls
 from pycontainer.errors import ContainerError
@@ -34,7 +33,6 @@ JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 NS_GET_NSTYPE = 0xB703  # ioctl(2) on a namespace fd: its CLONE_NEW* type
 
 
-@dataclass
 class Plan:
     """How to make the container's namespaces.
 
@@ -44,9 +42,14 @@ class Plan:
     so the namespace's root is the container's cgroup (``cgroupns_after_cgroup``).
     """
 
-    new: int = 0
-    join: list[tuple[str, str]] = field(default_factory=list)
-    cgroupns_after_cgroup: bool = False
+    __slots__ = ("new", "join", "cgroupns_after_cgroup")
+
+    def __init__(
+        self, new: int = 0, join: list[tuple[str, str]] | None = None, cgroupns_after_cgroup: bool = False
+    ) -> None:
+        self.new = new
+        self.join = join or []
+        self.cgroupns_after_cgroup = cgroupns_after_cgroup
 
     @property
     def new_user(self) -> bool:
@@ -165,13 +168,5 @@ def write_time_offsets(offsets: dict) -> None:
 
 
 def bring_up_loopback() -> None:
-    """Set ``lo`` up in a new network namespace with one ioctl (no netlink
-    library needed for this)."""
-    import socket
-    import struct
-
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-        ifreq = struct.pack("16sh14x", b"lo", 0)
-        flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), siocgifflags, ifreq))[1]
-        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
+    """A new network namespace starts with ``lo`` down; runtimes set it up."""
+    syscalls.link_up("lo")

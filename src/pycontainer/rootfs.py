@@ -10,11 +10,8 @@ cannot redirect it (CVE-2021-30465).
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
-from dataclasses import dataclass
-from pathlib import Path
 
 from pycontainer import syscalls
 from pycontainer.errors import ContainerError
@@ -37,21 +34,27 @@ from pycontainer.mountopts import (
 )
 from pycontainer.securejoin import fd_path, open_in_root
 
-log = logging.getLogger(__name__)
-
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
 
 
-@dataclass(frozen=True)
 class DeviceNode:
-    path: str
-    type: str  # "c", "b", "u", "p"
-    major: int = 0
-    minor: int = 0
-    file_mode: int = 0o666
-    uid: int = 0
-    gid: int = 0
+    """A device node to create in the container's /dev."""
+
+    __slots__ = ("path", "type", "major", "minor", "file_mode", "uid", "gid")
+
+    def __init__(
+        self,
+        path: str,
+        type: str,
+        major: int = 0,
+        minor: int = 0,
+        file_mode: int = 0o666,
+        uid: int = 0,
+        gid: int = 0,
+    ) -> None:
+        self.path, self.type, self.major, self.minor = path, type, major, minor
+        self.file_mode, self.uid, self.gid = file_mode, uid, gid
 
 
 # The devices every Linux container gets (runtime-spec config-linux.md).
@@ -84,7 +87,7 @@ def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
     bind-mount the host's device nodes instead of mknod (in a user namespace
     mknod is not allowed)."""
     linux = spec.linux
-    rootfs = str(spec.rootfs)
+    rootfs = os.fspath(spec.rootfs)
     propagation = PROPAGATION_FLAGS.get(
         (linux.rootfs_propagation if linux else None) or "", MS_SLAVE | MS_REC
     )
@@ -143,7 +146,7 @@ def _is_bind(m) -> bool:
     return m.type == "bind" or any(o in ("bind", "rbind") for o in m.options)
 
 
-def _mount_entry(root_fd: int, m, where: str, bundle: Path, cgroup_dirs: dict[str, str]) -> None:
+def _mount_entry(root_fd: int, m, where: str, bundle, cgroup_dirs: dict[str, str]) -> None:
     opts = parse_mount_options(m.options, m.type)
     if m.type == "cgroup":
         _mount_cgroup(root_fd, m, opts, cgroup_dirs)
@@ -151,7 +154,7 @@ def _mount_entry(root_fd: int, m, where: str, bundle: Path, cgroup_dirs: dict[st
     source = m.source
     create = "dir"
     if opts.bind:
-        source = str(bundle / source) if source and not source.startswith("/") else source
+        source = os.path.join(os.fspath(bundle), source) if source and not source.startswith("/") else source
         try:
             st = os.stat(source)
         except OSError as e:

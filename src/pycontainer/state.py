@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+import time
 
 from pycontainer import OCI_VERSION
-from pycontainer.errors import ContainerError, ContainerNotFound
+from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound
 
-DEFAULT_ROOT = Path("/run/pycontainer")
+DEFAULT_ROOT = "/run/pycontainer"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
-_ID_RE = re.compile(r"^[\w+\-.]+$")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
 def check_id(container_id: str) -> None:
@@ -29,30 +26,46 @@ def check_id(container_id: str) -> None:
     if (
         not container_id
         or container_id in (".", "..")
-        or not _ID_RE.match(container_id)
         or len(container_id) > 1024
+        or not _ID_CHARS.issuperset(container_id)
     ):
         raise ContainerError(f"invalid container id {container_id!r}: use letters, digits and + - . _")
 
 
-@dataclass
 class State:
     """The runtime-spec state (plus runc's extra fields), and what ``delete``
-    needs to undo: the cgroup paths."""
+    needs to undo: the cgroup directories."""
 
-    id: str
-    pid: int
-    bundle: str
-    rootfs: str
-    created: str
-    annotations: dict[str, str] = field(default_factory=dict)
-    owner: str = ""
-    status: str = "creating"
-    oci_version: str = OCI_VERSION
-    init_start_time: int = 0
-    cgroups_path: str = ""
-    cgroup_paths: dict[str, str] = field(default_factory=dict)
-    cgroup_created: list[str] = field(default_factory=list)
+    # Field name -> default; the order is the order of state.json.
+    FIELDS = {
+        "id": "",
+        "pid": 0,
+        "bundle": "",
+        "rootfs": "",
+        "created": "",
+        "annotations": None,
+        "owner": "",
+        "oci_version": OCI_VERSION,
+        "init_start_time": 0,
+        "cgroups_path": "",
+        "cgroup_paths": None,
+        "cgroup_created": None,
+    }
+    __slots__ = (*FIELDS, "status")
+
+    def __init__(self, **fields) -> None:
+        unknown = set(fields) - set(self.FIELDS)
+        if unknown:
+            raise TypeError(f"unknown state fields: {sorted(unknown)}")
+        for name, default in self.FIELDS.items():
+            value = fields.get(name, default)
+            if value is None:
+                value = [] if name == "cgroup_created" else {}
+            setattr(self, name, value)
+        self.status = "creating"
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     def to_oci(self) -> dict:
         """The JSON ``nsinit state`` prints (runc's field names and order)."""
@@ -68,9 +81,16 @@ class State:
             "owner": self.owner,
         }
 
+    def __repr__(self) -> str:
+        return f"State(id={self.id!r}, pid={self.pid}, status={self.status!r})"
+
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """UTC time as RFC 3339 with nanoseconds, like Go's time.RFC3339Nano."""
+    ns = time.time_ns()
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
+    )
 
 
 def process_start_time(pid: int) -> int | None:
@@ -90,63 +110,56 @@ def process_start_time(pid: int) -> int | None:
 class StateDir:
     """One container's directory under the state root."""
 
-    def __init__(self, root: Path, container_id: str) -> None:
+    def __init__(self, root: str | os.PathLike, container_id: str) -> None:
         check_id(container_id)
-        self.root = Path(root)
+        self.root = os.fspath(root)
         self.id = container_id
-        self.path = self.root / container_id
-
-    @property
-    def fifo(self) -> Path:
-        return self.path / EXEC_FIFO
+        self.path = os.path.join(self.root, container_id)
+        self.fifo = os.path.join(self.path, EXEC_FIFO)
 
     def create(self) -> None:
         """Make the directory; exactly one of two racing creators wins."""
-        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
         try:
-            self.path.mkdir(mode=0o711)
+            os.mkdir(self.path, 0o711)
         except FileExistsError:
-            from pycontainer.errors import ContainerExists
-
             raise ContainerExists(f"container with id {self.id!r} already exists") from None
         os.mkfifo(self.fifo, 0o622)
 
     def exists(self) -> bool:
-        return self.path.is_dir()
+        return os.path.isdir(self.path)
 
     def save(self, state: State) -> None:
         """Write state.json atomically (write a temp file, rename over)."""
-        data = asdict(state)
-        data.pop("status")
-        tmp = self.path / f".{STATE_FILE}.tmp"
+        tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
         with open(tmp, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, self.path / STATE_FILE)
+            json.dump(state.to_dict(), f)
+        os.replace(tmp, os.path.join(self.path, STATE_FILE))
 
     def load(self) -> State:
         try:
-            with open(self.path / STATE_FILE) as f:
+            with open(os.path.join(self.path, STATE_FILE)) as f:
                 data = json.load(f)
+            state = State(**data)
         except FileNotFoundError:
             raise ContainerNotFound(f"container {self.id!r} does not exist") from None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, TypeError) as e:
             raise ContainerError(f"container {self.id!r}: state file is unreadable: {e}") from None
-        state = State(**data)
         state.status = self.status_of(state)
         return state
 
     def status_of(self, state: State) -> str:
         if not state.pid or process_start_time(state.pid) != state.init_start_time:
             return "stopped"
-        return "created" if self.fifo.exists() else "running"
+        return "created" if os.path.exists(self.fifo) else "running"
 
     def remove(self) -> None:
         for name in (STATE_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
             try:
-                (self.path / name).unlink()
+                os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:
                 pass
         try:
-            self.path.rmdir()
+            os.rmdir(self.path)
         except FileNotFoundError:
             pass

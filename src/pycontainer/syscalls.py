@@ -9,7 +9,6 @@ may replace this module's functions; everything else calls them from here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from pycontainer._native._core import ffi, lib
 
@@ -93,6 +92,11 @@ def mount_setattr(
     _check("mount_setattr", rc)
 
 
+def link_up(ifname: str) -> None:
+    """Set a network interface up (SIOCSIFFLAGS)."""
+    _check(f"link up {ifname}", lib.pyc_link_up(ifname.encode()))
+
+
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check("sethostname", lib.pyc_sethostname(raw, len(raw)))
@@ -118,29 +122,54 @@ def capget() -> tuple[int, int, int]:
     return eff[0], perm[0], inh[0]
 
 
-@dataclass
 class ExecRequest:
-    """Everything the final step needs; built in Python, carried out in C."""
+    """Everything the final step needs; built in Python, carried out in C.
 
-    path: str
-    argv: list[str]
-    envp: list[str]
-    close_from: int = 3
-    uid: int | None = None  # None: keep the current ids
-    gid: int = 0
-    groups: list[int] | None = None  # None: do not call setgroups (denied in the user ns)
-    capabilities: dict[str, int] | None = None  # bounding/effective/permitted/inheritable/ambient masks
-    last_cap: int = 40
-    no_new_privs: bool = False
-    seccomp_filter: bytes = b""  # packed struct sock_filter[]
-    seccomp_flags: int = 0
-    _keep: list = field(default_factory=list, repr=False)
+    ``uid`` None keeps the current ids; ``groups`` None skips setgroups (denied
+    in the user namespace); ``capabilities`` None keeps the capabilities,
+    else a dict of the five sets (bounding, effective, permitted, inheritable,
+    ambient) as bitmasks; ``seccomp_filter`` is a packed struct sock_filter[]."""
+
+    __slots__ = (
+        "path",
+        "argv",
+        "envp",
+        "close_from",
+        "uid",
+        "gid",
+        "groups",
+        "capabilities",
+        "last_cap",
+        "no_new_privs",
+        "seccomp_filter",
+        "seccomp_flags",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        argv: list[str],
+        envp: list[str],
+        close_from: int = 3,
+        uid: int | None = None,
+        gid: int = 0,
+        groups: list[int] | None = None,
+        capabilities: dict[str, int] | None = None,
+        last_cap: int = 40,
+        no_new_privs: bool = False,
+        seccomp_filter: bytes = b"",
+        seccomp_flags: int = 0,
+    ) -> None:
+        self.path, self.argv, self.envp, self.close_from = path, argv, envp, close_from
+        self.uid, self.gid, self.groups = uid, gid, groups
+        self.capabilities, self.last_cap, self.no_new_privs = capabilities, last_cap, no_new_privs
+        self.seccomp_filter, self.seccomp_flags = seccomp_filter, seccomp_flags
 
 
 def exec_final(req: ExecRequest) -> None:
     """Set ids, drop capabilities, no_new_privs, seccomp, mark fds close-on-exec
     and execve, with no Python in between.  Returns only by raising OSError."""
-    keep = req._keep
+    keep: list = []  # the cdata must stay alive until execve
     e = ffi.new("struct pyc_exec *")
     keep.append(e)
 

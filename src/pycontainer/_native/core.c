@@ -15,12 +15,15 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,6 +91,27 @@ int pyc_mount_setattr(int dirfd, const char *path, unsigned int flags,
 {
     struct pyc_mount_attr attr = {attr_set, attr_clr, propagation, userns_fd};
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+/* ifconfig IFNAME up: one ioctl on any socket (used for lo in a new network
+ * namespace, so the runtime needs no netlink library for it). */
+int pyc_link_up(const char *ifname)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }
 
 int pyc_sethostname(const char *name, size_t len) { return sethostname(name, len); }
@@ -202,6 +226,16 @@ int pyc_exec(const struct pyc_exec *e, const char **failed_step)
 
     if (e->seccomp_len && e->no_new_privs)
         STEP("seccomp", load_seccomp(e));
+
+    /* Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays
+     * ignored across execve: give the program the default dispositions and
+     * an empty signal mask, as a fresh process would have. */
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 
     execve(e->path, e->argv, e->envp);
     *failed_step = "execve";

@@ -1,13 +1,15 @@
 """nsinit's argument model, separate from what the commands do.
 
-Global options come before the command, as with runc.  ``nsinit exec
-config.json [-- CMD...]`` (a path to a .json file) runs a new container from
-that config; ``nsinit exec ID CMD...`` is runc's exec into a running one.
+runc's conventions: global options come before the command; a command's
+options come before its operands (``--flag value`` or ``--flag=value``);
+``--`` ends the options.  ``nsinit exec config.json [-- CMD...]`` (a path to
+a .json file) runs a new container from that config.
+
+The model is a table, not argparse: building an argparse parser with a dozen
+sub-parsers costs more than the rest of nsinit's start-up work.
 """
 
 from __future__ import annotations
-
-import argparse
 
 from pycontainer import OCI_VERSION, __version__
 
@@ -16,69 +18,181 @@ class ArgumentError(Exception):
     """Bad command line: the message is printed, exit code 1 (as runc)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would exit 2; runc exits 1
-        raise ArgumentError(message)
+class Flag:
+    __slots__ = ("names", "dest", "value", "default", "help")
+
+    def __init__(self, names: str, help: str, value: type | None = None, default=None) -> None:
+        self.names = tuple(names.split(","))
+        self.dest = self.names[0].lstrip("-").replace("-", "_")
+        self.value = value  # None: a switch; str or int: takes a value
+        self.default = default if value is not None else False
+        self.help = help
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="nsinit", description="pycontainer: an OCI container runtime")
-    p.add_argument("--root", default=None, help="state directory (default /run/pycontainer)")
-    p.add_argument("--log", default=None, help="append errors to this file")
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true")
-    p.add_argument(
-        "--version", "-v", action="version", version=f"nsinit version {__version__}\nspec: {OCI_VERSION}"
-    )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+class Command:
+    __slots__ = ("name", "help", "flags", "operands", "rest")
 
-    run = sub.add_parser("run", help="create and start a container, wait for it")
-    _add_create_flags(run)
-    run.add_argument("-d", "--detach", action="store_true")
-    run.add_argument("id")
-
-    create = sub.add_parser("create", help="create a container; its process waits for start")
-    _add_create_flags(create)
-    create.add_argument("id")
-
-    for name, helptext in (("start", "start a created container"), ("state", "print a container's state")):
-        s = sub.add_parser(name, help=helptext)
-        s.add_argument("id")
-
-    kill = sub.add_parser("kill", help="send a signal to a container's init")
-    kill.add_argument("-a", "--all", action="store_true")
-    kill.add_argument("id")
-    kill.add_argument("signal", nargs="?", default="SIGTERM")
-
-    delete = sub.add_parser("delete", help="remove a container")
-    delete.add_argument("-f", "--force", action="store_true")
-    delete.add_argument("id")
-
-    lst = sub.add_parser("list", help="list containers")
-    lst.add_argument("-q", "--quiet", action="store_true")
-    lst.add_argument("-f", "--format", default="table", choices=("table", "json"))
-
-    ex = sub.add_parser("exec", help="run a new container from CONFIG.json [-- CMD...]")
-    ex.add_argument("--no-pivot", action="store_true")
-    ex.add_argument("target", metavar="CONFIG.json")
-    ex.add_argument("cmd", nargs=argparse.REMAINDER)
-    return p
+    def __init__(self, name: str, help: str, flags: list[Flag], operands: list[str], rest: str | None = None):
+        self.name, self.help, self.flags = name, help, flags
+        self.operands = operands  # required, except names ending in "?"
+        self.rest = rest  # name of a trailing list of operands, if any
 
 
-def _add_create_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-b", "--bundle", default=".")
-    p.add_argument("--pid-file", default=None)
-    p.add_argument("--console-socket", default=None)
-    p.add_argument("--no-pivot", action="store_true")
-    p.add_argument("--no-new-keyring", action="store_true")
-    p.add_argument("--preserve-fds", type=int, default=0)
+GLOBAL = [
+    Flag("--root", "state directory (default /run/pycontainer)", str),
+    Flag("--log", "append errors to this file", str),
+    Flag("--log-format", "text or json", str, "text"),
+    Flag("--debug", "log debug messages"),
+    Flag("--systemd-cgroup", "use the systemd cgroup driver"),
+]
+CREATE_FLAGS = [
+    Flag("--bundle,-b", "bundle directory (default: the current one)", str, "."),
+    Flag("--pid-file", "write the init's host pid here", str),
+    Flag("--console-socket", "unix socket to receive the terminal's master fd", str),
+    Flag("--no-pivot", "move the root and chroot instead of pivot_root"),
+    Flag("--no-new-keyring", "keep the caller's session keyring"),
+    Flag("--preserve-fds", "pass this many extra fds (from 3) to the container", int, 0),
+]
+COMMANDS = {
+    c.name: c
+    for c in [
+        Command(
+            "run",
+            "create and start a container, wait for it",
+            [*CREATE_FLAGS, Flag("--detach,-d", "return after start")],
+            ["id"],
+        ),
+        Command("create", "create a container; its process waits for start", CREATE_FLAGS, ["id"]),
+        Command("start", "start a created container", [], ["id"]),
+        Command("state", "print a container's state", [], ["id"]),
+        Command(
+            "kill",
+            "send a signal to a container's init",
+            [Flag("--all,-a", "signal every process of the container")],
+            ["id", "signal?"],
+        ),
+        Command("delete", "remove a container", [Flag("--force,-f", "kill it first if it runs")], ["id"]),
+        Command(
+            "list",
+            "list containers",
+            [Flag("--quiet,-q", "ids only"), Flag("--format,-f", "table or json", str, "table")],
+            [],
+        ),
+        Command(
+            "exec",
+            "run a new container from CONFIG.json [-- CMD...]",
+            [Flag("--no-pivot", "move the root and chroot instead of pivot_root")],
+            ["target"],
+            rest="cmd",
+        ),
+    ]
+}
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
-    if args.command is None:
+class Args:
+    """The parsed command line: attributes named after the flags' dests."""
+
+    def __init__(self, **values) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Args({self.__dict__!r})"
+
+
+class Exit(Exception):
+    """--help or --version: print ``text`` and exit 0."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def parse(argv: list[str]) -> Args:
+    values: dict = {f.dest: f.default for f in GLOBAL}
+    i = _parse_flags(argv, 0, GLOBAL, values, None)
+    if i >= len(argv):
         raise ArgumentError("no command given (try --help)")
-    if args.command == "exec" and args.cmd[:1] == ["--"]:
-        args.cmd = args.cmd[1:]
-    return args
+    command = COMMANDS.get(argv[i])
+    if command is None:
+        raise ArgumentError(f"unknown command {argv[i]!r} (try --help)")
+    values["command"] = command.name
+    values.update({f.dest: f.default for f in command.flags})
+    i = _parse_flags(argv, i + 1, command.flags, values, command)
+    operands = argv[i:]
+    for name in command.operands:
+        optional = name.endswith("?")
+        name = name.rstrip("?")
+        if operands:
+            values[name] = operands.pop(0)
+        elif optional:
+            values[name] = None
+        else:
+            raise ArgumentError(f"{command.name}: missing operand {name.upper()}")
+    if command.rest:
+        if operands[:1] == ["--"]:
+            operands = operands[1:]
+        values[command.rest] = operands
+    elif operands:
+        raise ArgumentError(f"{command.name}: unexpected operand {operands[0]!r}")
+    return Args(**values)
+
+
+def _parse_flags(argv: list[str], i: int, flags: list[Flag], values: dict, command: Command | None) -> int:
+    """Consume the options at argv[i:]; the index of the first operand."""
+    by_name = {name: f for f in flags for name in f.names}
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return i + 1 if command is None or command.rest is None else i
+        if not arg.startswith("-") or arg == "-":
+            return i
+        if arg in ("--help", "-h"):
+            raise Exit(usage(command))
+        if arg in ("--version", "-v") and command is None:
+            raise Exit(f"nsinit version {__version__}\nspec: {OCI_VERSION}")
+        name, eq, inline = arg.partition("=")
+        flag = by_name.get(name)
+        if flag is None:
+            where = f"{command.name}: " if command else ""
+            raise ArgumentError(f"{where}flag provided but not defined: {name}")
+        if flag.value is None:
+            if eq:
+                raise ArgumentError(f"{name} takes no value")
+            values[flag.dest] = True
+            i += 1
+            continue
+        if eq:
+            text = inline
+            i += 1
+        elif i + 1 < len(argv):
+            text = argv[i + 1]
+            i += 2
+        else:
+            raise ArgumentError(f"flag needs an argument: {name}")
+        try:
+            values[flag.dest] = flag.value(text)
+        except ValueError:
+            raise ArgumentError(f"invalid value {text!r} for {name}") from None
+    return i
+
+
+def usage(command: Command | None = None) -> str:
+    def flag_lines(flags: list[Flag]) -> list[str]:
+        return [f"  {', '.join(f.names) + (' VALUE' if f.value else ''):<28}{f.help}" for f in flags]
+
+    if command is None:
+        lines = ["usage: nsinit [global options] COMMAND [options] [operands]", "", "commands:"]
+        lines += [f"  {c.name:<28}{c.help}" for c in COMMANDS.values()]
+        lines += ["", "global options:", *flag_lines(GLOBAL), f"  {'--version, -v':<28}print the version"]
+        return "\n".join(lines)
+    operands = " ".join(o.rstrip("?").upper() for o in command.operands)
+    rest = f" [-- {command.rest.upper()}...]" if command.rest else ""
+    return "\n".join(
+        [
+            f"usage: nsinit {command.name} [options] {operands}{rest}",
+            "",
+            command.help,
+            "",
+            *flag_lines(command.flags),
+        ]
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 from pycontainer.container import Container
 from pycontainer.errors import ContainerError
@@ -22,8 +21,8 @@ FORWARDED_SIGNALS = (
 )
 
 
-def _root(args) -> Path:
-    return Path(args.root) if args.root else DEFAULT_ROOT
+def _root(args) -> str:
+    return args.root or DEFAULT_ROOT
 
 
 def _create(args, container_id: str, bundle: str, spec=None) -> Container:
@@ -119,10 +118,10 @@ def cmd_delete(args) -> int:
 def cmd_list(args) -> int:
     root = _root(args)
     containers = []
-    if root.is_dir():
-        for entry in sorted(root.iterdir()):
+    if os.path.isdir(root):
+        for name in sorted(os.listdir(root)):
             try:
-                containers.append(Container.load(entry.name, root).state())
+                containers.append(Container.load(name, root).state())
             except ContainerError:
                 continue
     if args.quiet:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pycontainer.cli.args import ArgumentError, parse
+from pycontainer.cli.args import ArgumentError, Exit, parse
 from pycontainer.errors import PycontainerError
 
 
@@ -14,12 +14,19 @@ def main(argv: list[str] | None = None) -> int:
     log_file, log_format = _log_settings(argv)
     try:
         args = parse(argv)
+        if args.debug:
+            from pycontainer import log
+
+            log.enable()
         from pycontainer.cli import commands
 
         return getattr(commands, "cmd_" + args.command)(args)
     except (PycontainerError, ArgumentError, OSError) as e:
         _report(_one_line(e), log_file, log_format)
         return 1
+    except Exit as e:
+        print(e.text)
+        return 0
     except KeyboardInterrupt:
         return 130
 

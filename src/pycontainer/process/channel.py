@@ -1,5 +1,6 @@
-"""The parent <-> init channel: a SOCK_SEQPACKET socketpair carrying one JSON
-object per message.  Every message that crosses it is in this table; the
+"""The parent <-> init channel: a pair of pipes carrying one JSON object per
+message, each framed by its length (pipes need no socket module, whose import
+alone costs a millisecond of every container start).  Every message that crosses it is in this table; the
 methods below say what they mean, so neither side handles raw dicts.
 
 =====================  ==========  ==============================================
@@ -9,8 +10,10 @@ message                direction   meaning
                                    namespace; write /proc/<pid>/{uid,gid}_map
 ``idmap_written``      par->child  the id maps are written; go on
 ``init_pid``           child->par  (two-step path) the host pid of the init
-``go``                 par->init   the init is in its cgroups (and mapped):
-                                   set up the container
+``go``                 par->init   the id maps are written (if any): set up the
+                                   container (in parallel with the next step)
+``in_cgroups``         par->init   the init is in its cgroups: it may now
+                                   unshare its cgroup namespace and report ready
 ``ready``              init->par   rootfs, hostname, ... done; the init now
                                    blocks on the exec fifo until ``start``
 ``error``              child->par  setup failed: ``kind`` (an exception class
@@ -25,43 +28,61 @@ fifo in the state dir, so ``nsinit start`` works from another process.
 from __future__ import annotations
 
 import json
-import socket
-from dataclasses import dataclass
+import os
 
 from pycontainer.errors import ContainerError
 
-MAX_MESSAGE = 65536
+# One message is one write(2) of at most PIPE_BUF bytes, so it is atomic.
+PIPE_BUF = 4096
 
 
 class ChannelClosed(ContainerError):
     """The other end went away before saying what was expected."""
 
 
-@dataclass
 class Channel:
-    sock: socket.socket
+    """One end: reads from ``rfd``, writes to ``wfd`` (both close-on-exec)."""
+
+    __slots__ = ("rfd", "wfd")
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
 
     @staticmethod
     def pair() -> tuple[Channel, Channel]:
-        """(parent end, child end); both close-on-exec."""
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        return Channel(a), Channel(b)
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
+        """(parent end, child end)."""
+        to_parent_r, to_parent_w = os.pipe2(os.O_CLOEXEC)
+        to_child_r, to_child_w = os.pipe2(os.O_CLOEXEC)
+        return Channel(to_parent_r, to_child_w), Channel(to_child_r, to_parent_w)
 
     def close(self) -> None:
-        self.sock.close()
+        for fd in (self.rfd, self.wfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.rfd = self.wfd = -1
 
     # -- raw -------------------------------------------------------------------
     def send(self, type_: str, **fields) -> None:
-        self.sock.send(json.dumps({"type": type_, **fields}).encode())
+        data = json.dumps({"type": type_, **fields}).encode()
+        if len(data) + 4 > PIPE_BUF and "message" in fields:
+            fields["message"] = fields["message"][:1000] + "..."
+            data = json.dumps({"type": type_, **fields}).encode()
+        os.write(self.wfd, len(data).to_bytes(4, "big") + data)
 
     def recv(self) -> dict:
-        data = self.sock.recv(MAX_MESSAGE)
-        if not data:
-            raise ChannelClosed("container init exited unexpectedly during setup")
-        return json.loads(data)
+        size = int.from_bytes(self._read_exactly(4), "big")
+        return json.loads(self._read_exactly(size))
+
+    def _read_exactly(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = os.read(self.rfd, n - len(data))
+            if not chunk:
+                raise ChannelClosed("container init exited unexpectedly during setup")
+            data += chunk
+        return data
 
     def expect(self, *types: str) -> dict:
         """Receive the next message; an ``error`` message is raised as the
@@ -73,6 +94,17 @@ class Channel:
             raise ContainerError(f"protocol error: got {msg['type']!r}, expected {' or '.join(types)}")
         return msg
 
+    def reported_error(self) -> Exception | None:
+        """The error the other side sent, if any, from what is left in the
+        pipe; call only once the other side is gone (else it may block)."""
+        try:
+            while True:
+                msg = self.recv()
+                if msg["type"] == "error":
+                    return error_from_message(msg)
+        except (ChannelClosed, OSError, ValueError):
+            return None
+
     # -- child side ------------------------------------------------------------
     def request_id_maps(self, pid: int) -> None:
         self.send("idmap_request", pid=pid)
@@ -83,6 +115,9 @@ class Channel:
 
     def wait_for_go(self) -> None:
         self.expect("go")
+
+    def wait_until_in_cgroups(self) -> None:
+        self.expect("in_cgroups")
 
     def report_ready(self) -> None:
         self.send("ready")
@@ -102,6 +137,12 @@ class Channel:
 
     def go(self) -> None:
         self.send("go")
+
+    def placed_in_cgroups(self) -> None:
+        try:
+            self.send("in_cgroups")
+        except BrokenPipeError:
+            pass  # the init died; wait_for_ready reads why
 
     def wait_for_ready(self) -> None:
         self.expect("ready")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-from dataclasses import dataclass, field
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
@@ -21,44 +20,54 @@ from pycontainer.process.channel import Channel
 from pycontainer.security import capabilities
 
 
-@dataclass
 class InitConfig:
-    """What the parent hands the init besides the spec (decided before clone)."""
+    """What the parent hands the init besides the spec (decided before clone):
+    the namespace plan, the exec fifo (opened read+write by the parent, see
+    open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts."""
 
-    spec: object
-    plan: namespaces.Plan
-    exec_fifo_fd: int  # the exec fifo, opened read+write by the parent (see open_exec_fifo)
-    cgroup_dirs: dict[str, str] = field(default_factory=dict)
-    no_pivot: bool = False
-    preserve_fds: int = 0
+    __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds")
+
+    def __init__(
+        self,
+        spec,
+        plan: namespaces.Plan,
+        exec_fifo_fd: int,
+        cgroup_dirs: dict[str, str] | None = None,
+        no_pivot: bool = False,
+        preserve_fds: int = 0,
+    ) -> None:
+        self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
+        self.cgroup_dirs = cgroup_dirs or {}
+        self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
 
 
 def run_init(cfg: InitConfig, channel: Channel) -> None:
     """The container's pid 1, from the parent's go to execve."""
     spec = cfg.spec
     process = spec.process
-    channel.wait_for_go()  # in our cgroups, id maps written
+    channel.wait_for_go()  # id maps written; the parent now places us in our cgroups
     if cfg.plan.new_user:
         become_root_in_user_namespace()
-    if cfg.plan.cgroupns_after_cgroup:
-        syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
     if cfg.plan.new & syscalls.CLONE_NEWNET:
         namespaces.bring_up_loopback()
 
     if cfg.plan.has("mount"):
         rootfs.prepare(spec, cfg.cgroup_dirs, bind_devices=cfg.plan.new_user)
         if cfg.no_pivot:
-            rootfs.move_root(str(spec.rootfs))
+            rootfs.move_root(os.fspath(spec.rootfs))
         else:
-            rootfs.pivot_root(str(spec.rootfs))
+            rootfs.pivot_root(os.fspath(spec.rootfs))
         rootfs.finish(spec)
     else:
         # No mount namespace of its own: nothing may be mounted (the host's
         # namespace); a chroot is all the isolation of the filesystem we do.
-        os.chroot(str(spec.rootfs))
+        os.chroot(os.fspath(spec.rootfs))
         os.chdir("/")
         rootfs.write_sysctls(spec)
     set_hostname(spec)
+    channel.wait_until_in_cgroups()
+    if cfg.plan.cgroupns_after_cgroup:
+        syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
 
     os.chdir(process.cwd)
     exec_request = prepare_exec(spec, cfg.preserve_fds)  # finds args[0] or fails create, as runc

@@ -15,8 +15,9 @@ from pycontainer.process.init import InitConfig, child_main
 def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
     """Clone the init and drive it until it waits on the exec fifo.
 
-    ``place_in_cgroups(pid)`` is called once the init's host pid is known and
-    before it does anything.  Returns the init's host pid; on any failure every
+    ``place_in_cgroups(pid)`` is called once the init's host pid is known; the
+    init sets up its root filesystem meanwhile and waits for it only before it
+    makes its cgroup namespace and reports ready.  Returns the init's host pid; on any failure every
     process made here is killed and reaped, and the error is raised."""
     linux = cfg.spec.linux
     plan = cfg.plan
@@ -34,13 +35,22 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
             init_pid = pid
             if plan.new_user:
                 namespaces.write_id_maps(pid, linux.uid_mappings, linux.gid_mappings)
-        place_in_cgroups(init_pid)
         parent_end.go()
+        # Moving a process into v1 cgroups costs the first write a full RCU
+        # grace period (~10 ms here); the init sets up its rootfs meanwhile.
+        place_in_cgroups(init_pid)
+        parent_end.placed_in_cgroups()
         parent_end.wait_for_ready()
         return init_pid
     except BaseException:
         for p in made:
             kill_and_reap(p)
+        # The init's own report explains a failure best (a failed write to
+        # its cgroup.procs may only mean it had already died of it).  Its
+        # processes are gone, so this read finds the message or EOF.
+        reported = parent_end.reported_error()
+        if reported is not None:
+            raise reported from None
         raise
     finally:
         parent_end.close()
