@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
 
-from pycontainer import namespaces
+from pycontainer import namespaces, signals
 from pycontainer.errors import ConfigError, ContainerError, InvalidState
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
 
@@ -186,7 +185,7 @@ class Container:
         finally:
             os.close(fd)
 
-    def kill(self, sig: int = signal.SIGTERM) -> None:
+    def kill(self, sig: int = signals.SIGTERM) -> None:
         status = self.status
         if status == "stopped":
             raise InvalidState("cannot kill a stopped container")
@@ -230,7 +229,7 @@ class Container:
 
     def _kill_and_wait(self) -> None:
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self.pid, signals.SIGKILL)
         except ProcessLookupError:
             pass
         try:

@@ -8,11 +8,10 @@ fool us) and the exec fifo (present until ``start``).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
-from pycontainer import OCI_VERSION
+from pycontainer import OCI_VERSION, jsonio
 from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound
 
 DEFAULT_ROOT = "/run/pycontainer"
@@ -133,13 +132,13 @@ class StateDir:
         """Write state.json atomically (write a temp file, rename over)."""
         tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
         with open(tmp, "w") as f:
-            json.dump(state.to_dict(), f)
+            f.write(jsonio.dumps(state.to_dict()))
         os.replace(tmp, os.path.join(self.path, STATE_FILE))
 
     def load(self) -> State:
         try:
             with open(os.path.join(self.path, STATE_FILE)) as f:
-                data = json.load(f)
+                data = jsonio.loads(f.read())
             state = State(**data)
         except FileNotFoundError:
             raise ContainerNotFound(f"container {self.id!r} does not exist") from None

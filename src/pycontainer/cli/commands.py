@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 
+from pycontainer import jsonio, signals
 from pycontainer.container import Container
 from pycontainer.errors import ContainerError
 from pycontainer.state import DEFAULT_ROOT
-
-FORWARDED_SIGNALS = (
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
-)
 
 
 def _root(args) -> str:
@@ -41,13 +30,13 @@ def _run_foreground(container: Container) -> int:
     """Start, relay signals to the init (like runc's signal proxy), wait,
     delete; the container's exit code."""
     try:
-        for sig in FORWARDED_SIGNALS:
-            signal.signal(sig, lambda s, _f: _forward(container.pid, s))
+        for sig in signals.FORWARDED:
+            signals.set_handler(sig, lambda s, _f: _forward(container.pid, s))
         container.start()
         return container.wait()
     finally:
-        for sig in FORWARDED_SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)
+        for sig in signals.FORWARDED:
+            signals.set_handler(sig, signals.SIG_DFL)
         container.delete(force=True)
 
 
@@ -93,7 +82,7 @@ def cmd_start(args) -> int:
 
 def cmd_state(args) -> int:
     state = Container.load(args.id, _root(args)).state()
-    print(json.dumps(state.to_oci(), indent=2))
+    print(jsonio.dumps(state.to_oci(), indent=2))
     return 0
 
 
@@ -128,7 +117,7 @@ def cmd_list(args) -> int:
         for s in containers:
             print(s.id)
     elif args.format == "json":
-        print(json.dumps([s.to_oci() for s in containers]))
+        print(jsonio.dumps([s.to_oci() for s in containers]))
     else:
         print(f"{'ID':<20}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}{'CREATED':<32}OWNER")
         for s in containers:
@@ -139,12 +128,7 @@ def cmd_list(args) -> int:
 
 def parse_signal(text: str) -> int:
     """A signal by number, name or short name (9, SIGKILL, KILL)."""
-    if text.isdigit():
-        return int(text)
-    name = text.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
     try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise ContainerError(f"unknown signal {text!r}") from None
+        return signals.parse(text)
+    except ValueError as e:
+        raise ContainerError(str(e)) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from pycontainer.cli.args import ArgumentError, Exit, parse
@@ -60,10 +59,11 @@ def _report(message: str, log_file: str | None, log_format: str) -> None:
     print(f"nsinit: {message}", file=sys.stderr)
     if not log_file:
         return
+    from pycontainer import jsonio
     from pycontainer.state import now_rfc3339
 
     if log_format == "json":
-        line = json.dumps({"level": "error", "msg": message, "time": now_rfc3339()})
+        line = jsonio.dumps({"level": "error", "msg": message, "time": now_rfc3339()})
     else:
         line = f'time="{now_rfc3339()}" level=error msg="{message}"'
     try:

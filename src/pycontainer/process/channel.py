@@ -27,9 +27,9 @@ fifo in the state dir, so ``nsinit start`` works from another process.
 
 from __future__ import annotations
 
-import json
 import os
 
+from pycontainer import jsonio
 from pycontainer.errors import ContainerError
 
 # One message is one write(2) of at most PIPE_BUF bytes, so it is atomic.
@@ -65,15 +65,15 @@ class Channel:
 
     # -- raw -------------------------------------------------------------------
     def send(self, type_: str, **fields) -> None:
-        data = json.dumps({"type": type_, **fields}).encode()
+        data = jsonio.dumps({"type": type_, **fields}).encode()
         if len(data) + 4 > PIPE_BUF and "message" in fields:
             fields["message"] = fields["message"][:1000] + "..."
-            data = json.dumps({"type": type_, **fields}).encode()
+            data = jsonio.dumps({"type": type_, **fields}).encode()
         os.write(self.wfd, len(data).to_bytes(4, "big") + data)
 
     def recv(self) -> dict:
         size = int.from_bytes(self._read_exactly(4), "big")
-        return json.loads(self._read_exactly(size))
+        return jsonio.loads(self._read_exactly(size))
 
     def _read_exactly(self, n: int) -> bytes:
         data = b""

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
-from pycontainer import namespaces, rootfs, syscalls
+from pycontainer import namespaces, rootfs, signals, syscalls
 from pycontainer.errors import ContainerError, ExecutableNotFound
 from pycontainer.process.channel import Channel
 from pycontainer.security import capabilities
@@ -88,7 +87,7 @@ def child_main(cfg: InitConfig, channel: Channel) -> None:
     code = 1
     try:
         # Die with the parent while it is still setting us up.
-        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         if cfg.plan.needs_two_steps and not become_init_two_steps(cfg, channel):
             code = 0
             return
@@ -122,7 +121,7 @@ def become_init_two_steps(cfg: InitConfig, channel: Channel) -> bool:
         if pid:
             channel.report_init_pid(pid)
             return False
-        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         return True
     channel.report_init_pid(os.getpid())
     return True

@@ -5,9 +5,8 @@ it set up, and wait until it is ready.  See channel.py for the messages."""
 from __future__ import annotations
 
 import os
-import signal
 
-from pycontainer import namespaces, syscalls
+from pycontainer import namespaces, signals, syscalls
 from pycontainer.process.channel import Channel
 from pycontainer.process.init import InitConfig, child_main
 
@@ -73,7 +72,7 @@ def _follow_two_steps(channel: Channel, first: int, linux, made: list[int]) -> i
 
 def kill_and_reap(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signals.SIGKILL)
     except ProcessLookupError:
         return
     try:

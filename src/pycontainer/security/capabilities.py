@@ -3,8 +3,6 @@ for the C core's final step."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from pycontainer.errors import ConfigError
 
 # Index = capability number (<linux/capability.h>).
@@ -22,14 +20,19 @@ CAP_NUMBERS = {name: i for i, name in enumerate(CAPABILITIES)}
 SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
-@cache
+_last_cap: int | None = None
+
+
 def last_cap() -> int:
-    """The highest capability this kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(CAPABILITIES) - 1
+    """The highest capability this kernel knows (read once)."""
+    global _last_cap
+    if _last_cap is None:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap = int(f.read())
+        except OSError:
+            _last_cap = len(CAPABILITIES) - 1
+    return _last_cap
 
 
 def mask(names: list[str], path: str = "process.capabilities") -> int:

@@ -16,10 +16,10 @@ ignored, as the spec asks.  Semantic rules (is that namespace type known?) belon
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 
+from pycontainer import jsonio
 from pycontainer.errors import ConfigError, Problem
 from pycontainer.spec import _model
 from pycontainer.spec._model import ANY, DICT, FLOAT, INT, LIST, MODEL, OPTIONAL, SCALAR, Model
@@ -141,18 +141,16 @@ def _read_json(path: str) -> Any:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as exc:  # NaN/Infinity, or bytes that are not text
+        return jsonio.loads(raw)
+    except UnicodeDecodeError as exc:  # bytes that are not text
         raise ConfigError(f"{path}: invalid JSON: {exc}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    """Python's json accepts NaN and Infinity; JSON (and Go) do not."""
-    raise ValueError(f"{name} is not a JSON value")
+    except ValueError as exc:
+        if hasattr(exc, "lineno"):
+            raise ConfigError(
+                f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        # NaN/Infinity
+        raise ConfigError(f"{path}: invalid JSON: {exc}") from None
 
 
 # --- the converter ------------------------------------------------------------------------------------
@@ -267,7 +265,7 @@ def _convert_dict(value: Any, value_tp: tuple[int, Any], path: str, problems: li
         else:
             return dict(value)
     out = {
-        key: _convert(item, value_tp, f"{path}[{json.dumps(key)}]", problems) for key, item in value.items()
+        key: _convert(item, value_tp, f"{path}[{jsonio.dumps(key)}]", problems) for key, item in value.items()
     }
     return _INVALID if any(item is _INVALID for item in out.values()) else out
 

@@ -11,8 +11,7 @@ Rules that depend on the host (does the rootfs exist? is SELinux on?) belong to 
 
 from __future__ import annotations
 
-import json
-
+from pycontainer import jsonio
 from pycontainer.errors import ConfigError, Problem
 from pycontainer.spec._model import fields
 from pycontainer.spec.load import json_key
@@ -232,7 +231,7 @@ def validate_resources(resources: Resources, path: str = "") -> list[Problem]:
 
 def _q(value: object) -> str:
     """Quote a value from the config the way it was written (JSON)."""
-    return json.dumps(value)
+    return jsonio.dumps(value)
 
 
 def _join(path: str, key: str) -> str:
