@@ -53,6 +53,31 @@ class Undo:
                     exc.add_note(f"while cleaning up: {e}")
 
 
+class CgroupStep:
+    """The container's cgroups, made and joined while its init starts up
+    (see spawn_init); undoing them is registered on ``undo``."""
+
+    def __init__(self, cgroups_path: str, container_id: str, undo: Undo) -> None:
+        from pycontainer import cgroups
+
+        self._cgroups = cgroups
+        self.path = cgroups_path
+        self.container_id = container_id
+        self.undo = undo
+        self.manager = None
+
+    def create(self) -> dict[str, str]:
+        """Make the directories; the container's dir per hierarchy, for
+        ``cgroup`` mounts."""
+        self.manager = self._cgroups.manager_for(self.path, self.container_id)
+        self.manager.create()
+        self.undo.callback(self.manager.destroy)
+        return _cgroup_mount_dirs(self.manager.paths())
+
+    def place(self, pid: int) -> None:
+        self.manager.add(pid)
+
+
 class Container:
     """A container under a state root, found by id."""
 
@@ -84,8 +109,7 @@ class Container:
         rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
         directory (its config.json is loaded) or a loaded ``spec``."""
         from pycontainer import cgroups
-        from pycontainer.process.init import InitConfig, open_exec_fifo
-        from pycontainer.process.parent import kill_and_reap, spawn_init
+        from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, load_config
 
         if spec is None:
@@ -98,28 +122,28 @@ class Container:
         if spec.mounts and not plan.has("mount"):
             raise ConfigError("mounts need a new or joined mount namespace (linux.namespaces)", "mounts")
         namespaces.check_join_paths(plan)
+        cgroups_path = (spec.linux.cgroups_path if spec.linux else None) or cgroups.default_cgroups_path(
+            container_id
+        )
+        cgroups.normalize_cgroups_path(cgroups_path)  # a bad path fails before anything is made
 
         state_dir = StateDir(root, container_id)
         with Undo() as undo:
             state_dir.create()
             undo.callback(state_dir.remove)
-            cgroups_path = spec.linux.cgroups_path if spec.linux else None
-            manager = cgroups.manager_for(cgroups_path, container_id)
-            manager.create()
-            undo.callback(manager.destroy)
-
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
             init_cfg = InitConfig(
                 spec=spec,
                 plan=plan,
                 exec_fifo_fd=fifo_fd,
-                cgroup_dirs=_cgroup_mount_dirs(manager.paths()),
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
             )
-            pid = spawn_init(init_cfg, manager.add)
+            cgroup_step = CgroupStep(cgroups_path, container_id, undo)
+            pid = spawn_init(init_cfg, cgroup_step)
             undo.callback(kill_and_reap, pid)
+            manager = cgroup_step.manager
 
             state = State(
                 id=container_id,

@@ -1,5 +1,6 @@
 """The container's init: what runs inside the new namespaces, from the clone
-to execve, in order.  ``run_init`` reads top to bottom like runc's
+to execve, in order.  Only ever imported in the cloned child (so the parent
+does not pay for importing what only the init uses).  ``run_init`` reads top to bottom like runc's
 standard_init_linux.go; each step is a small function below it.
 
 The init never returns: it execs the user's process or exits, reporting any
@@ -16,35 +17,15 @@ import resource
 from pycontainer import namespaces, rootfs, signals, syscalls
 from pycontainer.errors import ContainerError, ExecutableNotFound
 from pycontainer.process.channel import Channel
+from pycontainer.process.parent import InitConfig
 from pycontainer.security import capabilities
-
-
-class InitConfig:
-    """What the parent hands the init besides the spec (decided before clone):
-    the namespace plan, the exec fifo (opened read+write by the parent, see
-    open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts."""
-
-    __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds")
-
-    def __init__(
-        self,
-        spec,
-        plan: namespaces.Plan,
-        exec_fifo_fd: int,
-        cgroup_dirs: dict[str, str] | None = None,
-        no_pivot: bool = False,
-        preserve_fds: int = 0,
-    ) -> None:
-        self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
-        self.cgroup_dirs = cgroup_dirs or {}
-        self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
 
 
 def run_init(cfg: InitConfig, channel: Channel) -> None:
     """The container's pid 1, from the parent's go to execve."""
     spec = cfg.spec
     process = spec.process
-    channel.wait_for_go()  # id maps written; the parent now places us in our cgroups
+    cfg.cgroup_dirs = channel.wait_for_go()  # id maps written; cgroups made, joined meanwhile
     if cfg.plan.new_user:
         become_root_in_user_namespace()
     if cfg.plan.new & syscalls.CLONE_NEWNET:
@@ -135,15 +116,6 @@ def become_root_in_user_namespace() -> None:
         os.setresuid(0, 0, 0)
     except OSError:
         pass  # 0 is not mapped: keep the ids we have
-
-
-def open_exec_fifo(path: str) -> int:
-    """The parent opens the exec fifo read+write and the init inherits it:
-    holding a writer itself, the init's read in wait_for_start blocks until
-    ``start`` writes a byte, and a ``start`` with no init left gets ENXIO
-    instead of hanging.  (Opened by the parent, it needs no permission on the
-    state dir from the container's user.)"""
-    return os.open(path, os.O_RDWR | os.O_CLOEXEC)
 
 
 def wait_for_start(fd: int) -> None:

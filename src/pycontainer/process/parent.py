@@ -8,22 +8,56 @@ import os
 
 from pycontainer import namespaces, signals, syscalls
 from pycontainer.process.channel import Channel
-from pycontainer.process.init import InitConfig, child_main
 
 
-def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
+class InitConfig:
+    """What the parent hands the init besides the spec (decided before clone):
+    the namespace plan, the exec fifo (opened read+write by the parent, see
+    open_exec_fifo).  ``cgroup_dirs`` (for ``cgroup`` mounts) arrive with the
+    ``go`` message, as the cgroups are made after the clone."""
+
+    __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds")
+
+    def __init__(
+        self,
+        spec,
+        plan: namespaces.Plan,
+        exec_fifo_fd: int,
+        cgroup_dirs: dict[str, str] | None = None,
+        no_pivot: bool = False,
+        preserve_fds: int = 0,
+    ) -> None:
+        self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
+        self.cgroup_dirs = cgroup_dirs or {}
+        self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
+
+
+def open_exec_fifo(path: str) -> int:
+    """The parent opens the exec fifo read+write and the init inherits it:
+    holding a writer itself, the init's read in wait_for_start blocks until
+    ``start`` writes a byte, and a ``start`` with no init left gets ENXIO
+    instead of hanging.  (Opened by the parent, it needs no permission on the
+    state dir from the container's user.)"""
+    return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+
+
+def spawn_init(cfg: InitConfig, cgroups) -> int:
     """Clone the init and drive it until it waits on the exec fifo.
 
-    ``place_in_cgroups(pid)`` is called once the init's host pid is known; the
-    init sets up its root filesystem meanwhile and waits for it only before it
-    makes its cgroup namespace and reports ready.  Returns the init's host pid; on any failure every
-    process made here is killed and reaped, and the error is raised."""
+    ``cgroups`` makes and joins the container's cgroups: ``cgroups.create()``
+    (returns the dirs for ``cgroup`` mounts) and ``cgroups.place(pid)``.  Both
+    run after the clone, while the init imports its code and sets up its
+    root filesystem; it waits for them only before it makes its cgroup
+    namespace and reports ready.  Returns the init's host pid; on any failure
+    every process made here is killed and reaped, and the error is raised."""
     linux = cfg.spec.linux
     plan = cfg.plan
     parent_end, child_end = Channel.pair()
     pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
     if pid == 0:
         parent_end.close()
+        from pycontainer.process.init import child_main
+
         child_main(cfg, child_end)  # never returns
     child_end.close()
     made = [pid]
@@ -34,10 +68,10 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
             init_pid = pid
             if plan.new_user:
                 namespaces.write_id_maps(pid, linux.uid_mappings, linux.gid_mappings)
-        parent_end.go()
+        parent_end.go(cgroups.create())
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
-        place_in_cgroups(init_pid)
+        cgroups.place(init_pid)
         parent_end.placed_in_cgroups()
         parent_end.wait_for_ready()
         return init_pid
