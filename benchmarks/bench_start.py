@@ -9,7 +9,9 @@ with ``process.args = ["/bin/true"]``, ``terminal: false``, an absolute
 ``nsinit``            ``bin/nsinit`` of this checkout, exec'd directly so its own
                       shebang picks the interpreter (``env python3`` finds this
                       Python: its directory goes first on the children's PATH);
-``nsinit-installed``  ``<sys.prefix>/bin/nsinit``, the installed script (if any);
+``nsinit-installed``  the installed script: ``/usr/local/bin/nsinit`` as
+                      ``scripts/install-nsinit`` writes it (absolute interpreter,
+                      ``-I -S``), else pip's ``<sys.prefix>/bin/nsinit`` (if any);
 ``runc``              ``runc run``;
 ``crun``              ``crun run`` inside ``unshare -m sh -c 'umount
                       /sys/fs/cgroup/unified && exec crun ...'`` on a hybrid
@@ -71,7 +73,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKOUT_NSINIT = REPO / "bin" / "nsinit"
-INSTALLED_NSINIT = Path(sys.prefix) / "bin" / "nsinit"
+# scripts/install-nsinit's copy keeps -I -S; pip's copy loses them (see there).
+INSTALLED_NSINIT = next(
+    (p for p in (Path("/usr/local/bin/nsinit"), Path(sys.prefix) / "bin" / "nsinit") if p.is_file()),
+    Path(sys.prefix) / "bin" / "nsinit",
+)
 EXAMPLE_CONFIG = REPO / "specs" / "busybox" / "config.json"
 MKROOTFS = REPO / "specs" / "mkrootfs"
 HYBRID_CGROUP2 = "/sys/fs/cgroup/unified"
