@@ -179,6 +179,9 @@ def open_in_root(
     """
     if create not in (None, "dir", "file"):
         raise ValueError(f"create must be 'dir', 'file' or None, not {create!r}")
+    fast = _open_in_root_kernel(root_fd, unsafe)
+    if fast is not None:
+        return _check_kind(fast, create, unsafe)
     # fds of the directories walked through below the root, innermost last;
     # ".." pops one, an absolute symlink target clears them all.
     stack: list[int] = []
@@ -229,19 +232,61 @@ def open_in_root(
         else:
             # The path named the root itself; hand out a fd of our own.
             result = os.open(".", _O_PATH_NOFOLLOW | os.O_DIRECTORY, dir_fd=root_fd)
-        try:
-            if create is not None:
-                is_dir = stat.S_ISDIR(os.fstat(result).st_mode)
-                if create == "dir" and not is_dir:
-                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), unsafe)
-                if create == "file" and is_dir:
-                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), unsafe)
-        except BaseException:
-            os.close(result)
-            raise
-        return result
+        return _check_kind(result, create, unsafe)
     finally:
         _close_all(stack)
+
+
+def _check_kind(fd: int, create: str | None, unsafe: str) -> int:
+    """``fd`` if it is of the kind ``create`` asks for (else close it and raise)."""
+    if create is None:
+        return fd
+    try:
+        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        if create == "dir" and not is_dir:
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), unsafe)
+        if create == "file" and is_dir:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), unsafe)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+# openat2(RESOLVE_IN_ROOT) does the whole walk above in the kernel, in one
+# call; the walk remains for what it cannot do (creating missing components)
+# and for kernels without it.  None: not tried yet; False: not available.
+_kernel_resolve: bool | None = None
+
+
+def _open_in_root_kernel(root_fd: int, unsafe: str) -> int | None:
+    """The O_PATH fd of ``unsafe`` resolved by the kernel inside ``root_fd``,
+    or None when the walk must do it: a component is missing, a magic link
+    (/proc/self/fd/N) is on the way, or the kernel lacks openat2.  Same
+    semantics as the walk: symlinks (the final one too) and ``..`` stay in
+    the root."""
+    global _kernel_resolve
+    if _kernel_resolve is False:
+        return None
+    try:
+        from pycontainer import syscalls
+    except ImportError:  # the C core is not built: pure-Python use
+        _kernel_resolve = False
+        return None
+    try:
+        fd = syscalls.openat2(
+            root_fd,
+            unsafe.lstrip("/") or ".",
+            os.O_PATH | os.O_CLOEXEC,
+            0,
+            syscalls.RESOLVE_IN_ROOT | syscalls.RESOLVE_NO_MAGICLINKS,
+        )
+    except OSError as e:
+        if e.errno in (errno.ENOSYS, errno.EPERM):  # no openat2, or a seccomp filter forbids it
+            _kernel_resolve = False
+        return None
+    _kernel_resolve = True
+    return fd
 
 
 def fd_path(fd: int) -> str:

@@ -92,6 +92,15 @@ def mount_setattr(
     _check("mount_setattr", rc)
 
 
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
+
+
+def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+    """openat2(2); returns the new fd."""
+    return _check("openat2", lib.pyc_openat2(dirfd, _cstr(path), flags, mode, resolve))
+
+
 def link_up(ifname: str) -> None:
     """Set a network interface up (SIOCSIFFLAGS)."""
     _check(f"link up {ifname}", lib.pyc_link_up(ifname.encode()))

@@ -10,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from pycontainer import securejoin
 from pycontainer.securejoin import MAX_SYMLINKS, fd_path, open_in_root, secure_join
+
+
+@pytest.fixture(autouse=True, params=["kernel", "walk"])
+def resolver(request, monkeypatch) -> str:
+    """Every test runs twice: with openat2(RESOLVE_IN_ROOT) doing the walk in
+    the kernel where it can, and with the Python walk alone."""
+    if request.param == "walk":
+        monkeypatch.setattr(securejoin, "_kernel_resolve", False)
+    else:
+        monkeypatch.setattr(securejoin, "_kernel_resolve", None)
+    return request.param
 
 
 def _open_fds() -> set[str]:
@@ -364,3 +376,14 @@ def test_open_in_root_no_fd_leaks(layout: tuple[Path, Path], root_fd: int) -> No
 
 def test_fd_path() -> None:
     assert fd_path(7) == "/proc/self/fd/7"
+
+
+def test_the_kernel_resolves_existing_paths_in_one_call(root_fd: int, resolver: str) -> None:
+    if resolver == "walk":
+        pytest.skip("kernel path only")
+    fd = open_in_root(root_fd, "/etc/passwd")
+    try:
+        assert securejoin._kernel_resolve is True
+        assert os.readlink(fd_path(fd)).endswith("/root/etc/passwd")
+    finally:
+        os.close(fd)

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
@@ -29,6 +30,9 @@
 
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -112,6 +116,19 @@ int pyc_link_up(const char *ifname)
     close(fd);
     errno = saved;
     return rc;
+}
+
+/* openat2(2): with RESOLVE_IN_ROOT the kernel resolves a path inside dirfd
+ * as if it were "/", symlinks and ".." included, in one race-free call. */
+int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
+                unsigned long long mode, unsigned long long resolve)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
 int pyc_sethostname(const char *name, size_t len) { return sethostname(name, len); }

@@ -41,6 +41,8 @@ int pyc_mount_setattr(int dirfd, const char *path, unsigned int flags,
                       unsigned long long attr_set, unsigned long long attr_clr,
                       unsigned long long propagation, unsigned long long userns_fd);
 int pyc_link_up(const char *ifname);
+int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
+                unsigned long long mode, unsigned long long resolve);
 int pyc_sethostname(const char *name, size_t len);
 int pyc_setdomainname(const char *name, size_t len);
 int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
