@@ -10,12 +10,17 @@ cannot redirect it (CVE-2021-30465).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
 from pycontainer import syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.mountopts import (
+    MOUNT_ATTR_NODEV,
+    MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY,
     MS_BIND,
     MS_MOVE,
     MS_NODEV,
@@ -206,20 +211,56 @@ def _mount_cgroup(root_fd: int, m, opts: MountOptions, cgroup_dirs: dict[str, st
     with the container's directory of each hierarchy bound in (v1, hybrid), or
     its unified directory bound at the destination (v2); read-only when the
     options say ``ro``, as the engines ask."""
-    lock = opts.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    bind_flags = MS_BIND | MS_REMOUNT | lock | (opts.flags & MS_RDONLY)
     dest = m.destination
     if "" in cgroup_dirs:  # pure v2: the unified hierarchy is the mount itself
         _mount_at(root_fd, dest, cgroup_dirs[""], None, MS_BIND)
-        _mount_at(root_fd, dest, None, None, bind_flags)
+    else:
+        _mount_at(root_fd, dest, "tmpfs", "tmpfs", 0, "mode=755")
+        # Our own fresh tmpfs: nothing in it can be a symlink, so plain
+        # *at() calls relative to it are safe.
+        top = _open_target(root_fd, dest, None, dest)
+        try:
+            for name, host_dir in sorted(cgroup_dirs.items()):
+                os.mkdir(name, 0o755, dir_fd=top)
+                sub = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=top)
+                try:
+                    syscalls.mount(host_dir, fd_path(sub), None, MS_BIND)
+                finally:
+                    os.close(sub)
+        finally:
+            os.close(top)
+    _lock_cgroup_mounts(root_fd, dest, opts)
+
+
+def _lock_cgroup_mounts(root_fd: int, dest: str, opts: MountOptions) -> None:
+    """Apply ro/nosuid/nodev/noexec to the cgroup mount and every bind in it:
+    one mount_setattr(AT_RECURSIVE) where the kernel has it (5.12+), else a
+    remount of each."""
+    attrs = {MS_RDONLY: MOUNT_ATTR_RDONLY, MS_NOSUID: MOUNT_ATTR_NOSUID, MS_NODEV: MOUNT_ATTR_NODEV,
+             MS_NOEXEC: MOUNT_ATTR_NOEXEC}  # fmt: skip
+    flags = opts.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if not flags:
         return
-    _mount_at(root_fd, dest, "tmpfs", "tmpfs", lock, "mode=755")
-    for name, host_dir in sorted(cgroup_dirs.items()):
-        sub = f"{dest.rstrip('/')}/{name}"
-        _mount_at(root_fd, sub, host_dir, None, MS_BIND)
-        _mount_at(root_fd, sub, None, None, bind_flags)
-    if opts.flags & MS_RDONLY:
-        _mount_at(root_fd, dest, None, None, MS_REMOUNT | MS_RDONLY | lock)
+    fd = _open_target(root_fd, dest, None, dest)
+    try:
+        attr_set = sum(a for f, a in attrs.items() if flags & f)
+        syscalls.mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, attr_set)
+        return
+    except OSError as e:
+        if e.errno not in (errno.ENOSYS, errno.EINVAL):
+            raise ContainerError(f"{dest}: making the cgroup mount read-only: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    # Older kernels: remount each bind, then the top (ro last, or the binds
+    # could not be made inside it).
+    fd = _open_target(root_fd, dest, None, dest)
+    try:
+        names = os.listdir(fd_path(fd))
+    finally:
+        os.close(fd)
+    for name in sorted(names):
+        _mount_at(root_fd, f"{dest.rstrip('/')}/{name}", None, None, MS_BIND | MS_REMOUNT | flags)
+    _mount_at(root_fd, dest, None, None, MS_REMOUNT | flags)
 
 
 def _mount_at(

@@ -206,3 +206,24 @@ def test_cgroup_mount_shows_the_containers_own_cgroup(bundle):
             assert line.split(":", 2)[2] == "/", line
     assert "ro" in lines
     assert os.path.exists("/sys/fs/cgroup/memory")
+
+
+def test_cgroup_mount_without_mount_setattr(bundle, monkeypatch, capfd):
+    """Kernels before 5.12 lack mount_setattr: each bind is remounted instead.
+    (The init is a fork of this process, so the patched module is its.)"""
+    import errno
+
+    from pycontainer import Container, syscalls
+
+    def no_mount_setattr(*args, **kwargs):
+        raise OSError(errno.ENOSYS, "mount_setattr: Function not implemented")
+
+    monkeypatch.setattr(syscalls, "mount_setattr", no_mount_setattr)
+    bundle.config["process"]["args"] = ["/bin/cat", "/proc/self/mountinfo"]
+    bundle.write()
+    with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:
+        c.start()
+        assert c.wait() == 0
+    info = mountinfo(capfd.readouterr().out)
+    for point in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"):
+        assert {"ro", "nosuid", "nodev", "noexec"} <= mount_options(info[point]), point
