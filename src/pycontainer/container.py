@@ -54,8 +54,8 @@ class Undo:
 
 
 class CgroupStep:
-    """The container's cgroups, made and joined while its init starts up
-    (see spawn_init); undoing them is registered on ``undo``."""
+    """The container's cgroups: made before the init's clone, joined while
+    it starts up (see spawn_init); undoing them is registered on ``undo``."""
 
     def __init__(self, cgroups_path: str, container_id: str, undo: Undo) -> None:
         from pycontainer import cgroups

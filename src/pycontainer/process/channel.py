@@ -10,8 +10,7 @@ message                direction   meaning
                                    namespace; write /proc/<pid>/{uid,gid}_map
 ``idmap_written``      par->child  the id maps are written; go on
 ``init_pid``           child->par  (two-step path) the host pid of the init
-``go``                 par->init   the id maps are written (if any) and the
-                                   cgroups made (``cgroup_dirs``): set up the
+``go``                 par->init   the id maps are written (if any): set up the
                                    container (in parallel with the next step)
 ``in_cgroups``         par->init   the init is in its cgroups: it may now
                                    unshare its cgroup namespace and report ready
@@ -114,9 +113,8 @@ class Channel:
     def report_init_pid(self, pid: int) -> None:
         self.send("init_pid", pid=pid)
 
-    def wait_for_go(self) -> dict[str, str]:
-        """The cgroup dirs for ``cgroup`` mounts come with it."""
-        return self.expect("go")["cgroup_dirs"]
+    def wait_for_go(self) -> None:
+        self.expect("go")
 
     def wait_until_in_cgroups(self) -> None:
         self.expect("in_cgroups")
@@ -137,8 +135,8 @@ class Channel:
     def id_maps_written(self) -> None:
         self.send("idmap_written")
 
-    def go(self, cgroup_dirs: dict[str, str]) -> None:
-        self.send("go", cgroup_dirs=cgroup_dirs)
+    def go(self) -> None:
+        self.send("go")
 
     def placed_in_cgroups(self) -> None:
         try:

@@ -25,7 +25,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     """The container's pid 1, from the parent's go to execve."""
     spec = cfg.spec
     process = spec.process
-    cfg.cgroup_dirs = channel.wait_for_go()  # id maps written; cgroups made, joined meanwhile
+    channel.wait_for_go()  # id maps written; the parent places us in our cgroups meanwhile
     if cfg.plan.new_user:
         become_root_in_user_namespace()
     if cfg.plan.new & syscalls.CLONE_NEWNET:

@@ -13,8 +13,7 @@ from pycontainer.process.channel import Channel
 class InitConfig:
     """What the parent hands the init besides the spec (decided before clone):
     the namespace plan, the exec fifo (opened read+write by the parent, see
-    open_exec_fifo).  ``cgroup_dirs`` (for ``cgroup`` mounts) arrive with the
-    ``go`` message, as the cgroups are made after the clone."""
+    open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts."""
 
     __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds")
 
@@ -45,13 +44,17 @@ def spawn_init(cfg: InitConfig, cgroups) -> int:
     """Clone the init and drive it until it waits on the exec fifo.
 
     ``cgroups`` makes and joins the container's cgroups: ``cgroups.create()``
-    (returns the dirs for ``cgroup`` mounts) and ``cgroups.place(pid)``.  Both
-    run after the clone, while the init imports its code and sets up its
-    root filesystem; it waits for them only before it makes its cgroup
-    namespace and reports ready.  Returns the init's host pid; on any failure
+    (returns the dirs for ``cgroup`` mounts) before the clone, and
+    ``cgroups.place(pid)`` after it, while the init imports its code and sets
+    up its root filesystem; the init waits for it only before it makes its
+    cgroup namespace and reports ready.  Returns the init's host pid; on any failure
     every process made here is killed and reaped, and the error is raised."""
     linux = cfg.spec.linux
     plan = cfg.plan
+    # Made before the clone: after it, every page the parent touches is
+    # copied on write, so the parent does as little as it can until the init
+    # is in its cgroups.
+    cfg.cgroup_dirs = cgroups.create()
     parent_end, child_end = Channel.pair()
     pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
     if pid == 0:
@@ -68,7 +71,7 @@ def spawn_init(cfg: InitConfig, cgroups) -> int:
             init_pid = pid
             if plan.new_user:
                 namespaces.write_id_maps(pid, linux.uid_mappings, linux.gid_mappings)
-        parent_end.go(cgroups.create())
+        parent_end.go()
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
         cgroups.place(init_pid)
