@@ -18,9 +18,11 @@ import time
 
 from pycontainer import namespaces, signals
 from pycontainer.errors import ConfigError, ContainerError, InvalidState
+from pycontainer.log import get_logger
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+log = get_logger(__name__)
 
 
 class Undo:
@@ -273,12 +275,78 @@ class Container:
 
 
 def _check_runnable(spec) -> None:
-    """What validation cannot know: the filesystem."""
+    """What validation cannot know (the filesystem), and what this version
+    cannot do yet: refused where running without it would surprise, named in
+    a warning where the container still runs as asked otherwise."""
     if spec.process is None:
         raise ConfigError("a process is required to run a container", "process")
     rootfs = os.fspath(spec.rootfs)
     if not os.path.isdir(rootfs):
         raise ContainerError(f"rootfs ({rootfs}) does not exist or is not a directory")
+    if spec.process.terminal:
+        raise ConfigError(
+            "a terminal (--console-socket) is not supported yet; set it to false", "process.terminal"
+        )
+    for field in not_applied(spec):
+        log.warning("%s is not applied by this version of pycontainer", field)
+
+
+def not_applied(spec) -> list[str]:
+    """The config's fields that this version reads but does not act on yet."""
+    linux, process = spec.linux, spec.process
+    fields = []
+    if linux is not None:
+        if linux.seccomp is not None:
+            fields.append("linux.seccomp")
+        if linux.resources is not None and _has_limits(linux.resources):
+            fields.append("linux.resources")
+        if linux.mount_label:
+            fields.append("linux.mountLabel")
+        if linux.net_devices:
+            fields.append("linux.netDevices")
+        if linux.personality is not None:
+            fields.append("linux.personality")
+        if linux.intel_rdt is not None:
+            fields.append("linux.intelRdt")
+    if process is not None:
+        for name, key in (("apparmor_profile", "apparmorProfile"), ("selinux_label", "selinuxLabel"),
+                          ("scheduler", "scheduler"), ("io_priority", "ioPriority"),
+                          ("exec_cpu_affinity", "execCPUAffinity")):  # fmt: skip
+            if getattr(process, name):
+                fields.append(f"process.{key}")
+    if spec.hooks is not None and any(
+        getattr(spec.hooks, h)
+        for h in (
+            "prestart",
+            "create_runtime",
+            "create_container",
+            "start_container",
+            "poststart",
+            "poststop",
+        )  # fmt: skip
+    ):
+        fields.append("hooks")
+    if any(m.uid_mappings or m.gid_mappings for m in spec.mounts):
+        fields.append("mounts[].uidMappings/gidMappings")
+    return fields
+
+
+def _has_limits(resources) -> bool:
+    """Engines send zero values meaning "unset" and the default device rules;
+    only real limits count as something not applied."""
+    from pycontainer.spec import dump
+
+    data = dump(resources)
+    data.pop("devices", None)
+
+    def nonzero(v) -> bool:
+        if isinstance(v, dict):
+            return any(nonzero(x) for x in v.values())
+        if isinstance(v, list):
+            return any(nonzero(x) for x in v)
+        return v not in (None, 0, False, "")
+
+    return nonzero(data)
 
 
 def _cgroup_mount_dirs(paths: dict) -> dict[str, str]:

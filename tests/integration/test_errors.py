@@ -106,3 +106,27 @@ def test_config_that_is_a_directory(tmp_path, state_root):
     d.mkdir()
     r = subprocess.run([*NSINIT, "--root", str(state_root), "exec", str(d)], capture_output=True, text=True)
     one_line_error(r)
+
+
+def test_a_terminal_is_refused_until_supported(bundle):
+    bundle.config["process"]["terminal"] = True
+    line = one_line_error(bundle.run("/bin/true"))
+    assert "process.terminal" in line
+
+
+def test_fields_not_applied_yet_are_named_in_a_warning(bundle):
+    bundle.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW"}
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 0}, "memory": {"limit": 67108864}}
+    r = bundle.run("/bin/true")
+    assert r.returncode == 0, r.stderr
+    assert "linux.seccomp is not applied" in r.stderr
+    assert "linux.resources is not applied" in r.stderr
+
+
+def test_zero_valued_resources_are_not_warned_about(bundle):
+    bundle.config["linux"]["resources"] = {
+        "pids": {"limit": 0},
+        "devices": [{"allow": False, "access": "rwm"}],
+    }
+    r = bundle.run("/bin/true")
+    assert r.returncode == 0 and r.stderr == ""
