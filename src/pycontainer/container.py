@@ -309,9 +309,13 @@ def not_applied(spec) -> list[str]:
         if linux.intel_rdt is not None:
             fields.append("linux.intelRdt")
     if process is not None:
-        for name, key in (("apparmor_profile", "apparmorProfile"), ("selinux_label", "selinuxLabel"),
-                          ("scheduler", "scheduler"), ("io_priority", "ioPriority"),
-                          ("exec_cpu_affinity", "execCPUAffinity")):  # fmt: skip
+        for name, key in (
+            ("apparmor_profile", "apparmorProfile"),
+            ("selinux_label", "selinuxLabel"),
+            ("scheduler", "scheduler"),
+            ("io_priority", "ioPriority"),
+            ("exec_cpu_affinity", "execCPUAffinity"),
+        ):
             if getattr(process, name):
                 fields.append(f"process.{key}")
     if spec.hooks is not None and any(
@@ -323,7 +327,7 @@ def not_applied(spec) -> list[str]:
             "start_container",
             "poststart",
             "poststop",
-        )  # fmt: skip
+        )
     ):
         fields.append("hooks")
     if any(m.uid_mappings or m.gid_mappings for m in spec.mounts):

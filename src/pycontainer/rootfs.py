@@ -236,8 +236,12 @@ def _lock_cgroup_mounts(root_fd: int, dest: str, opts: MountOptions) -> None:
     """Apply ro/nosuid/nodev/noexec to the cgroup mount and every bind in it:
     one mount_setattr(AT_RECURSIVE) where the kernel has it (5.12+), else a
     remount of each."""
-    attrs = {MS_RDONLY: MOUNT_ATTR_RDONLY, MS_NOSUID: MOUNT_ATTR_NOSUID, MS_NODEV: MOUNT_ATTR_NODEV,
-             MS_NOEXEC: MOUNT_ATTR_NOEXEC}  # fmt: skip
+    attrs = {
+        MS_RDONLY: MOUNT_ATTR_RDONLY,
+        MS_NOSUID: MOUNT_ATTR_NOSUID,
+        MS_NODEV: MOUNT_ATTR_NODEV,
+        MS_NOEXEC: MOUNT_ATTR_NOEXEC,
+    }
     flags = opts.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if not flags:
         return

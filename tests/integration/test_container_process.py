@@ -168,11 +168,25 @@ def test_preserve_fds_passes_extra_fds(bundle, tmp_path):
     passed = tmp_path / "passed"
     bundle.config["process"]["args"] = ["/bin/sh", "-c", "echo through-fd-3 >&3; ls /proc/self/fd"]
     bundle.write()
-    nsinit = [*NSINIT, "--root", str(bundle.state_root), "run", "--preserve-fds", "1", "-b", str(bundle.path),
-              bundle.id]  # fmt: skip
+    nsinit = [
+        *NSINIT,
+        "--root",
+        str(bundle.state_root),
+        "run",
+        "--preserve-fds",
+        "1",
+        "-b",
+        str(bundle.path),
+        bundle.id,
+    ]
     # The shell opens fd 3 on the file, then becomes nsinit.
-    p = subprocess.run(["sh", "-c", 'exec "$@" 3>"$PASSED"', "sh", *nsinit], env={**os.environ, "PASSED": str(passed)},
-                       capture_output=True, text=True, timeout=30)  # fmt: skip
+    p = subprocess.run(
+        ["sh", "-c", 'exec "$@" 3>"$PASSED"', "sh", *nsinit],
+        env={**os.environ, "PASSED": str(passed)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert p.returncode == 0, p.stderr
     assert passed.read_text() == "through-fd-3\n"
     assert sorted(int(x) for x in p.stdout.split()) == [0, 1, 2, 3, 4]  # 4: ls's own directory fd

@@ -21,8 +21,12 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine-configs
 def run_config(config: dict, bundle: Path, state_root: Path) -> subprocess.CompletedProcess:
     (bundle / "config.json").write_text(json.dumps(config))
     cid = "t-" + os.urandom(6).hex()
-    return subprocess.run([*NSINIT, "--root", str(state_root), "run", "--bundle", str(bundle), cid],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [*NSINIT, "--root", str(state_root), "run", "--bundle", str(bundle), cid],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_containerd_config(tmp_path, rootfs, state_root, host_clean):

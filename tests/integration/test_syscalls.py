@@ -106,10 +106,23 @@ def test_exec_final_sets_ids_caps_and_no_new_privs(tmp_path):
     def child() -> int:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o666)
         os.dup2(fd, 1)
-        caps = {"bounding": 1 << 5, "effective": 1 << 5, "permitted": 1 << 5, "inheritable": 1 << 5,
-                "ambient": 1 << 5}  # fmt: skip
-        req = syscalls.ExecRequest(path="/bin/cat", argv=["cat", "/proc/self/status"], envp=[], uid=4321,
-                                   gid=4322, groups=[7], capabilities=caps, no_new_privs=True)  # fmt: skip
+        caps = {
+            "bounding": 1 << 5,
+            "effective": 1 << 5,
+            "permitted": 1 << 5,
+            "inheritable": 1 << 5,
+            "ambient": 1 << 5,
+        }
+        req = syscalls.ExecRequest(
+            path="/bin/cat",
+            argv=["cat", "/proc/self/status"],
+            envp=[],
+            uid=4321,
+            gid=4322,
+            groups=[7],
+            capabilities=caps,
+            no_new_privs=True,
+        )
         syscalls.exec_final(req)
         return 1
 

@@ -59,6 +59,10 @@ def test_unserializable_values():
 
 def test_importing_it_does_not_import_re_or_enum():
     code = "import sys; import pycontainer.jsonio; print(sorted({'re', 'enum', 'json'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0]={sys.path!r}; {code}"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0]={sys.path!r}; {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.strip() == "[]"

@@ -173,19 +173,50 @@ def test_atime_modes_are_one_setting(options: list[str], flags: int) -> None:
 
 def test_all_flag_options_known() -> None:
     names = [
-        "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync",
-        "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime",
-        "norelatime", "strictatime", "nostrictatime", "bind", "rbind", "silent", "loud", "iversion",
-        "noiversion", "lazytime", "nolazytime", "nosymfollow", "symfollow", "acl", "noacl",
-    ]  # fmt: skip
+        "ro",
+        "rw",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "exec",
+        "noexec",
+        "sync",
+        "async",
+        "dirsync",
+        "remount",
+        "mand",
+        "nomand",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "bind",
+        "rbind",
+        "silent",
+        "loud",
+        "iversion",
+        "noiversion",
+        "lazytime",
+        "nolazytime",
+        "nosymfollow",
+        "symfollow",
+        "acl",
+        "noacl",
+    ]
     for name in names:
         assert parse_mount_options([name], "tmpfs").data == "", name
 
 
 def test_misc_flags() -> None:
     opts = parse_mount_options(["remount", "dirsync", "mand", "silent", "iversion", "lazytime"], None)
-    assert opts.flags == (m.MS_REMOUNT | m.MS_DIRSYNC | m.MS_MANDLOCK | m.MS_SILENT | m.MS_I_VERSION
-                          | m.MS_LAZYTIME)  # fmt: skip
+    assert opts.flags == (
+        m.MS_REMOUNT | m.MS_DIRSYNC | m.MS_MANDLOCK | m.MS_SILENT | m.MS_I_VERSION | m.MS_LAZYTIME
+    )
     opts = parse_mount_options(["silent", "loud", "lazytime", "nolazytime", "iversion", "noiversion"], None)
     assert opts.flags == 0
 
