@@ -142,3 +142,17 @@ def test_time_namespace_with_offsets(bundle):
     ns, uptime = r.stdout.split()[:2]
     assert ns != host_ns("time")
     assert float(uptime) > 86400 * 365
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/time"), reason="no time namespaces")
+def test_user_and_time_namespaces_take_the_two_step_path(make_bundle):
+    """A time namespace needs unshare + a second clone; the id maps are then
+    requested by the first child over the channel."""
+    b = make_bundle("userns")
+    b.config["linux"]["namespaces"].append({"type": "time"})
+    r = b.sh("cat /proc/self/uid_map; id -u; echo $$; readlink /proc/self/ns/time")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["0", "100000", "65536"]
+    assert lines[1:3] == ["0", "1"]
+    assert lines[3] != host_ns("time")

@@ -190,3 +190,22 @@ def test_preserve_fds_passes_extra_fds(bundle, tmp_path):
     assert p.returncode == 0, p.stderr
     assert passed.read_text() == "through-fd-3\n"
     assert sorted(int(x) for x in p.stdout.split()) == [0, 1, 2, 3, 4]  # 4: ls's own directory fd
+
+
+def test_signals_to_nsinit_reach_the_container(bundle):
+    import signal
+    import time
+
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "trap 'exit 42' TERM; echo ready; sleep 100 & wait"]
+    bundle.write()
+    argv = [*NSINIT, "--root", str(bundle.state_root), "exec", str(bundle.config_path)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 42
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

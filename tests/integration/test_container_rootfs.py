@@ -227,3 +227,24 @@ def test_cgroup_mount_without_mount_setattr(bundle, monkeypatch, capfd):
     info = mountinfo(capfd.readouterr().out)
     for point in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"):
         assert {"ro", "nosuid", "nodev", "noexec"} <= mount_options(info[point]), point
+
+
+def test_mount_propagation_options(bundle, tmp_path):
+    src = tmp_path / "shared-src"
+    src.mkdir()
+    bundle.config["mounts"] += [
+        {"destination": "/shared", "type": "bind", "source": str(src), "options": ["rbind", "rshared"]},
+        {"destination": "/private", "type": "tmpfs", "source": "tmpfs", "options": ["private"]},
+        {"destination": "/unbindable", "type": "tmpfs", "source": "tmpfs", "options": ["unbindable"]},
+    ]
+    r = bundle.sh("cat /proc/self/mountinfo")
+    assert r.returncode == 0, r.stderr
+    info = mountinfo(r.stdout)
+
+    def optional(point):
+        fields = info[point]
+        return fields[6 : fields.index("-")]
+
+    assert any(o.startswith("shared:") for o in optional("/shared"))
+    assert optional("/private") == []
+    assert optional("/unbindable") == ["unbindable"]

@@ -130,3 +130,37 @@ def test_zero_valued_resources_are_not_warned_about(bundle):
     }
     r = bundle.run("/bin/true")
     assert r.returncode == 0 and r.stderr == ""
+
+
+def test_installed_nsinit_runs_with_an_empty_environment(bundle):
+    """Engines call the runtime with no PATH and no HOME."""
+    import os
+    import shutil
+
+    candidates = ["/usr/local/bin/nsinit", shutil.which("nsinit")]
+    installed = next((c for c in candidates if c and os.path.isfile(c) and "shims" not in c), None)
+    if installed is None:
+        pytest.skip("nsinit is not installed (scripts/install-nsinit)")
+    with open(installed) as f:
+        first = f.readline()
+    assert first.startswith("#!/") and "env " not in first  # an absolute interpreter
+    bundle.write()
+    r = subprocess.run(
+        [
+            installed,
+            "--root",
+            str(bundle.state_root),
+            "exec",
+            str(bundle.config_path),
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo $$",
+        ],
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1\n"

@@ -137,3 +137,24 @@ def test_exec_final_sets_ids_caps_and_no_new_privs(tmp_path):
     assert status["NoNewPrivs"].strip() == "1"
     # Signals Python ignores (SIGPIPE) are back to their defaults after exec.
     assert int(status["SigIgn"], 16) & (1 << (13 - 1)) == 0
+
+
+def test_clone_runs_cpythons_fork_hooks():
+    """Like os.fork: os.register_at_fork callbacks run around the clone."""
+    calls = []
+    os.register_at_fork(
+        before=lambda: calls.append("before"),
+        after_in_parent=lambda: calls.append("parent"),
+        after_in_child=lambda: calls.append("child"),
+    )
+    r, w = os.pipe()
+    pid = syscalls.clone(0)
+    if pid == 0:
+        os.write(w, ",".join(calls).encode())
+        os._exit(0)
+    os.close(w)
+    in_child = os.read(r, 100).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert in_child.endswith("before,child")
+    assert calls[-2:] == ["before", "parent"]
