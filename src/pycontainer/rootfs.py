@@ -420,12 +420,9 @@ def write_sysctl(key: str, value: str) -> None:
 
 
 def _mask(root_fd: int, path: str) -> None:
-    try:
-        fd = open_in_root(root_fd, path)
-    except FileNotFoundError:
+    fd = _open_existing(root_fd, path, "linux.maskedPaths")
+    if fd is None:
         return
-    except OSError as e:
-        raise ContainerError(f"linux.maskedPaths: {path}: {e.strerror}") from None
     try:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
             syscalls.mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY, None)
@@ -436,17 +433,25 @@ def _mask(root_fd: int, path: str) -> None:
 
 
 def _make_readonly(root_fd: int, path: str) -> None:
-    try:
-        fd = open_in_root(root_fd, path)
-    except FileNotFoundError:
+    fd = _open_existing(root_fd, path, "linux.readonlyPaths")
+    if fd is None:
         return
-    except OSError as e:
-        raise ContainerError(f"linux.readonlyPaths: {path}: {e.strerror}") from None
     try:
         syscalls.mount(fd_path(fd), fd_path(fd), None, MS_BIND | MS_REC)
     finally:
         os.close(fd)
     _remount_readonly(path, root_fd)
+
+
+def _open_existing(root_fd: int, path: str, field: str) -> int | None:
+    """An O_PATH fd of ``path`` in the root, None if it does not exist
+    (masked and read-only paths that are absent are skipped, as runc does)."""
+    try:
+        return open_in_root(root_fd, path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ContainerError(f"{field}: {path}: {e.strerror}") from None
 
 
 def _remount_readonly(path: str, root_fd: int) -> None:
