@@ -55,31 +55,6 @@ class Undo:
                     exc.add_note(f"while cleaning up: {e}")
 
 
-class CgroupStep:
-    """The container's cgroups: made before the init's clone, joined while
-    it starts up (see spawn_init); undoing them is registered on ``undo``."""
-
-    def __init__(self, cgroups_path: str, container_id: str, undo: Undo) -> None:
-        from pycontainer import cgroups
-
-        self._cgroups = cgroups
-        self.path = cgroups_path
-        self.container_id = container_id
-        self.undo = undo
-        self.manager = None
-
-    def create(self) -> dict[str, str]:
-        """Make the directories; the container's dir per hierarchy, for
-        ``cgroup`` mounts."""
-        self.manager = self._cgroups.manager_for(self.path, self.container_id)
-        self.manager.create()
-        self.undo.callback(self.manager.destroy)
-        return _cgroup_mount_dirs(self.manager.paths())
-
-    def place(self, pid: int) -> None:
-        self.manager.add(pid)
-
-
 class Container:
     """A container under a state root, found by id."""
 
@@ -135,17 +110,21 @@ class Container:
             undo.callback(state_dir.remove)
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
+            # The cgroups are made before the clone: after it, every page the
+            # parent touches is copied on write.
+            manager = cgroups.manager_for(cgroups_path, container_id)
+            manager.create()
+            undo.callback(manager.destroy)
             init_cfg = InitConfig(
                 spec=spec,
                 plan=plan,
                 exec_fifo_fd=fifo_fd,
+                cgroup_dirs=_cgroup_mount_dirs(manager.paths()),
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
             )
-            cgroup_step = CgroupStep(cgroups_path, container_id, undo)
-            pid = spawn_init(init_cfg, cgroup_step)
+            pid = spawn_init(init_cfg, manager.add)
             undo.callback(kill_and_reap, pid)
-            manager = cgroup_step.manager
 
             state = State(
                 id=container_id,

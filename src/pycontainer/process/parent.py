@@ -40,21 +40,16 @@ def open_exec_fifo(path: str) -> int:
     return os.open(path, os.O_RDWR | os.O_CLOEXEC)
 
 
-def spawn_init(cfg: InitConfig, cgroups) -> int:
+def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
     """Clone the init and drive it until it waits on the exec fifo.
 
-    ``cgroups`` makes and joins the container's cgroups: ``cgroups.create()``
-    (returns the dirs for ``cgroup`` mounts) before the clone, and
-    ``cgroups.place(pid)`` after it, while the init imports its code and sets
-    up its root filesystem; the init waits for it only before it makes its
-    cgroup namespace and reports ready.  Returns the init's host pid; on any failure
+    ``place_in_cgroups(pid)`` moves the init into its (existing) cgroups,
+    while the init imports its code and sets up its root filesystem; the
+    init waits for it only before it makes its cgroup namespace and reports
+    ready.  Returns the init's host pid; on any failure
     every process made here is killed and reaped, and the error is raised."""
     linux = cfg.spec.linux
     plan = cfg.plan
-    # Made before the clone: after it, every page the parent touches is
-    # copied on write, so the parent does as little as it can until the init
-    # is in its cgroups.
-    cfg.cgroup_dirs = cgroups.create()
     parent_end, child_end = Channel.pair()
     pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
     if pid == 0:
@@ -74,7 +69,7 @@ def spawn_init(cfg: InitConfig, cgroups) -> int:
         parent_end.go()
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
-        cgroups.place(init_pid)
+        place_in_cgroups(init_pid)
         parent_end.placed_in_cgroups()
         parent_end.wait_for_ready()
         return init_pid
