@@ -56,8 +56,9 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     if process.user.umask is not None:
         os.umask(process.user.umask)
 
+    # From here on we outlive `nsinit create`, which exits once we are ready.
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
     channel.report_ready()
-    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # from now on we outlive `nsinit create`
     wait_for_start(cfg.exec_fifo_fd)
     channel.close()
     syscalls.exec_final(exec_request)  # returns only by raising

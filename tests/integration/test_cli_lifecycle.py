@@ -1,0 +1,98 @@
+"""create / start / state / kill / delete / list as separate nsinit calls, as
+an engine drives them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import NSINIT
+
+pytestmark = pytest.mark.root
+
+
+def nsinit(bundle, *args, check=True):
+    r = subprocess.run(
+        [*NSINIT, "--root", str(bundle.state_root), *args], capture_output=True, text=True, timeout=30
+    )
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def create(bundle, *args) -> None:
+    """`nsinit create`: the container's stdio is nsinit's, so it gets files
+    (a pipe would stay open as long as the container lives, as with runc)."""
+    out = bundle.path / "create.out"
+    argv = [
+        *NSINIT,
+        "--root",
+        str(bundle.state_root),
+        "create",
+        "--bundle",
+        str(bundle.path),
+        *args,
+        bundle.id,
+    ]
+    with open(out, "w") as f:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=30)
+    assert r.returncode == 0, out.read_text()
+
+
+def state(bundle) -> dict:
+    return json.loads(nsinit(bundle, "state", bundle.id).stdout)
+
+
+def test_create_start_kill_delete(bundle, tmp_path):
+    bundle.config["process"]["args"] = ["/bin/sleep", "60"]
+    bundle.write()
+    pid_file = tmp_path / "pid"
+    create(bundle, "--pid-file", str(pid_file))
+    try:
+        s = state(bundle)
+        assert s["status"] == "created"
+        assert pid_file.read_text() == str(s["pid"])  # no trailing newline
+        assert s["bundle"] == str(bundle.path) and s["ociVersion"] == "1.2.0"
+        # The init outlived `nsinit create` and waits on the exec fifo.
+        assert os.path.exists(f"/proc/{s['pid']}")
+        assert bundle.id in nsinit(bundle, "list", "-q").stdout.split()
+        nsinit(bundle, "start", bundle.id)
+        assert state(bundle)["status"] == "running"
+        r = nsinit(bundle, "start", bundle.id, check=False)
+        assert r.returncode == 1 and "running" in r.stderr
+        r = nsinit(bundle, "delete", bundle.id, check=False)
+        assert r.returncode == 1 and "--force" in r.stderr
+        nsinit(bundle, "kill", bundle.id, "KILL")
+        for _ in range(200):
+            if state(bundle)["status"] == "stopped":
+                break
+            time.sleep(0.01)
+        assert state(bundle)["status"] == "stopped"
+        listed = json.loads(nsinit(bundle, "list", "--format", "json").stdout)
+        assert [c["status"] for c in listed if c["id"] == bundle.id] == ["stopped"]
+    finally:
+        nsinit(bundle, "delete", "--force", bundle.id)
+    r = nsinit(bundle, "state", bundle.id, check=False)
+    assert r.returncode == 1 and "does not exist" in r.stderr
+    assert nsinit(bundle, "delete", "--force", bundle.id).returncode == 0  # unknown id: runc exits 0
+
+
+def test_two_creates_of_one_id_one_wins(bundle):
+    bundle.config["process"]["args"] = ["/bin/true"]
+    bundle.write()
+    argv = [*NSINIT, "--root", str(bundle.state_root), "create", "-b", str(bundle.path), bundle.id]
+    logs = [open(bundle.path / f"create{i}.err", "w+") for i in range(2)]
+    procs = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log) for log in logs]
+    codes = sorted(p.wait(timeout=30) for p in procs)
+    errors = ""
+    for log in logs:
+        log.seek(0)
+        errors += log.read()
+        log.close()
+    nsinit(bundle, "delete", "--force", bundle.id)
+    assert codes == [0, 1]
+    assert "already exists" in errors
