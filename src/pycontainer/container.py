@@ -119,7 +119,7 @@ class Container:
                 spec=spec,
                 plan=plan,
                 exec_fifo_fd=fifo_fd,
-                cgroup_dirs=_cgroup_mount_dirs(manager.paths()),
+                cgroup_dirs=_cgroup_mount_dirs(manager),
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
             )
@@ -332,14 +332,16 @@ def _has_limits(resources) -> bool:
     return nonzero(data)
 
 
-def _cgroup_mount_dirs(paths: dict) -> dict[str, str]:
-    """For ``cgroup`` mounts: each hierarchy's directory name under the cgroup
-    mount root (/sys/fs/cgroup/<name>) -> the container's dir in it; "" on a
-    pure v2 host, where the unified hierarchy is the mount root itself."""
+def _cgroup_mount_dirs(manager) -> dict[str, str]:
+    """For ``cgroup`` mounts: where each hierarchy goes under the mount
+    ("memory", "unified", ...: its mountpoint's name below /sys/fs/cgroup; ""
+    when it is mounted at /sys/fs/cgroup itself, as on a pure v2 host) -> the
+    container's directory in it."""
     out: dict[str, str] = {}
-    for directory in map(os.fspath, paths.values()):
-        if directory.startswith(CGROUP_ROOT + "/"):
-            out.setdefault(directory[len(CGROUP_ROOT) + 1 :].split("/", 1)[0], directory)
+    for key, directory in manager.paths().items():
+        mountpoint = os.fspath(manager.layout.mountpoint(key))
+        name = "" if mountpoint == CGROUP_ROOT else os.path.basename(mountpoint)
+        out.setdefault(name, os.fspath(directory))
     return out
 
 

@@ -229,10 +229,10 @@ def _mount_cgroup(root_fd: int, m, opts: MountOptions, cgroup_dirs: dict[str, st
                     os.close(sub)
         finally:
             os.close(top)
-    _lock_cgroup_mounts(root_fd, dest, opts)
+    _lock_cgroup_mounts(root_fd, dest, opts, sorted(n for n in cgroup_dirs if n))
 
 
-def _lock_cgroup_mounts(root_fd: int, dest: str, opts: MountOptions) -> None:
+def _lock_cgroup_mounts(root_fd: int, dest: str, opts: MountOptions, subdirs: list[str]) -> None:
     """Apply ro/nosuid/nodev/noexec to the cgroup mount and every bind in it:
     one mount_setattr(AT_RECURSIVE) where the kernel has it (5.12+), else a
     remount of each."""
@@ -255,16 +255,11 @@ def _lock_cgroup_mounts(root_fd: int, dest: str, opts: MountOptions) -> None:
             raise ContainerError(f"{dest}: making the cgroup mount read-only: {e.strerror}") from None
     finally:
         os.close(fd)
-    # Older kernels: remount each bind, then the top (ro last, or the binds
-    # could not be made inside it).
-    fd = _open_target(root_fd, dest, None, dest)
-    try:
-        names = os.listdir(fd_path(fd))
-    finally:
-        os.close(fd)
-    for name in sorted(names):
+    # Older kernels: remount each bind, then the top (read-only last, or the
+    # binds inside it could not be remounted).  On pure v2 the top is the bind.
+    for name in subdirs:
         _mount_at(root_fd, f"{dest.rstrip('/')}/{name}", None, None, MS_BIND | MS_REMOUNT | flags)
-    _mount_at(root_fd, dest, None, None, MS_REMOUNT | flags)
+    _mount_at(root_fd, dest, None, None, MS_REMOUNT | flags | (0 if subdirs else MS_BIND))
 
 
 def _mount_at(

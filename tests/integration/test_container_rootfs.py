@@ -193,19 +193,31 @@ def test_sysctl(bundle):
         assert f.read().strip() != "12345678"
 
 
+def cgroup_mount_points() -> list[str]:
+    """Where a ``cgroup`` mount puts hierarchies in the container on this host:
+    /sys/fs/cgroup itself (pure v2), or one directory per hierarchy below it."""
+    from pycontainer import cgroups
+
+    layout = cgroups.detect()
+    if layout.mode == "v2":
+        return ["/sys/fs/cgroup"]
+    return ["/sys/fs/cgroup"] + sorted(
+        {"/sys/fs/cgroup/" + os.path.basename(m) for m in layout.hierarchies()}
+    )
+
+
 def test_cgroup_mount_shows_the_containers_own_cgroup(bundle):
+    leaf = cgroup_mount_points()[-1]  # a hierarchy's directory (or the v2 root)
     r = bundle.sh(
-        "cat /proc/self/cgroup; ls /sys/fs/cgroup/memory | grep -c tasks; "
-        "touch /sys/fs/cgroup/memory/x 2>/dev/null || echo ro"
+        f"cat /proc/self/cgroup; ls {leaf} | grep -c cgroup.procs; touch {leaf}/x 2>/dev/null || echo ro"
     )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    # With a cgroup namespace the container's own cgroup is its root.
-    for line in lines:
-        if line.count(":") >= 2 and not line.startswith("0::"):
-            assert line.split(":", 2)[2] == "/", line
+    # With a cgroup namespace the container's own cgroup is its root, in every hierarchy.
+    paths = [line.split(":", 2)[2] for line in lines if line.count(":") >= 2]
+    assert paths and set(paths) == {"/"}, lines
+    assert "1" in lines  # the hierarchy is there
     assert "ro" in lines
-    assert os.path.exists("/sys/fs/cgroup/memory")
 
 
 def test_cgroup_mount_without_mount_setattr(bundle, monkeypatch, capfd):
@@ -225,7 +237,7 @@ def test_cgroup_mount_without_mount_setattr(bundle, monkeypatch, capfd):
         c.start()
         assert c.wait() == 0
     info = mountinfo(capfd.readouterr().out)
-    for point in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"):
+    for point in cgroup_mount_points():
         assert {"ro", "nosuid", "nodev", "noexec"} <= mount_options(info[point]), point
 
 

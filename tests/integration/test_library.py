@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from pycontainer import Container, ContainerExists, ContainerNotFound, InvalidState, load_config
+from pycontainer import Container, ContainerExists, ContainerNotFound, InvalidState, cgroups, load_config
 
 pytestmark = pytest.mark.root
 
@@ -90,6 +90,8 @@ def test_the_init_is_in_the_containers_cgroup(bundle):
             lines = f.read().splitlines()
         for line in lines:
             assert line.split(":", 2)[2] == f"/pycontainer-test/{bundle.id}", line
-        assert os.path.isdir(f"/sys/fs/cgroup/memory/pycontainer-test/{bundle.id}")
-    assert not os.path.exists(f"/sys/fs/cgroup/memory/pycontainer-test/{bundle.id}")
-    assert not os.path.exists("/sys/fs/cgroup/memory/pycontainer-test")
+        mountpoints = list(cgroups.detect().hierarchies())  # one per hierarchy: v1, v2 or hybrid
+        for mountpoint in mountpoints:
+            assert os.path.isdir(f"{mountpoint}/pycontainer-test/{bundle.id}"), mountpoint
+    for mountpoint in mountpoints:
+        assert not os.path.exists(f"{mountpoint}/pycontainer-test"), mountpoint
