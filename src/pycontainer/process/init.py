@@ -10,15 +10,14 @@ failure over the channel first.
 from __future__ import annotations
 
 import os
-import resource
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
 from pycontainer import namespaces, rootfs, signals, syscalls
-from pycontainer.errors import ContainerError, ExecutableNotFound
+from pycontainer.errors import ContainerError
+from pycontainer.process import finalize
 from pycontainer.process.channel import Channel
 from pycontainer.process.parent import InitConfig
-from pycontainer.security import capabilities
 
 
 def run_init(cfg: InitConfig, channel: Channel) -> None:
@@ -50,11 +49,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
 
     os.chdir(process.cwd)
-    exec_request = prepare_exec(spec, cfg.preserve_fds)  # finds args[0] or fails create, as runc
-    apply_rlimits(process)
-    apply_oom_score_adj(process)
-    if process.user.umask is not None:
-        os.umask(process.user.umask)
+    exec_request = finalize.prepare(process, cfg.preserve_fds)  # finds args[0] or fails create, as runc
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
@@ -136,78 +131,6 @@ def set_hostname(spec) -> None:
         syscalls.sethostname(spec.hostname)
     if spec.domainname is not None:
         syscalls.setdomainname(spec.domainname)
-
-
-def prepare_exec(spec, preserve_fds: int) -> syscalls.ExecRequest:
-    """Build the final step's request: the program (looked up now, so a
-    missing one fails ``create``), ids, capabilities, no_new_privs."""
-    process = spec.process
-    env = list(process.env)
-    path = find_executable(process.args[0], env)
-    user = process.user
-    caps = capabilities.masks(process.capabilities) if process.capabilities is not None else None
-    groups = list(user.additional_gids) if namespaces.setgroups_allowed() else None
-    return syscalls.ExecRequest(
-        path=path,
-        argv=list(process.args),
-        envp=env,
-        close_from=3 + preserve_fds,
-        uid=user.uid,
-        gid=user.gid,
-        groups=groups,
-        capabilities=caps,
-        last_cap=capabilities.last_cap(),
-        no_new_privs=process.no_new_privileges,
-    )
-
-
-def find_executable(name: str, env: list[str]) -> str:
-    """Resolve args[0] as execve would after a PATH search (runc: Go's LookPath)."""
-    if "/" in name:
-        if _is_executable(name):
-            return name
-        raise ExecutableNotFound(
-            f'exec: "{name}": stat {name}: no such file or directory'
-            if not os.path.exists(name)
-            else f'exec: "{name}": permission denied'
-        )
-    search = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "")
-    for directory in search.split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if _is_executable(candidate):
-            return candidate
-    raise ExecutableNotFound(f'exec: "{name}": executable file not found in $PATH')
-
-
-def _is_executable(path: str) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return not os.path.isdir(path) and bool(st.st_mode & 0o111)
-
-
-def apply_rlimits(process) -> None:
-    for i, rl in enumerate(process.rlimits):
-        which = getattr(resource, rl.type, None)
-        if which is None:
-            raise ContainerError(f"process.rlimits[{i}].type: {rl.type} is not supported on this host")
-        try:
-            resource.setrlimit(which, (rl.soft, rl.hard))
-        except (OSError, ValueError) as e:
-            raise ContainerError(
-                f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}"
-            ) from None
-
-
-def apply_oom_score_adj(process) -> None:
-    if process.oom_score_adj is None:
-        return
-    try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(process.oom_score_adj))
-    except OSError as e:
-        raise ContainerError(f"process.oomScoreAdj: {e.strerror}") from None
 
 
 def _print_late_error(exc: BaseException) -> None:

@@ -1,0 +1,97 @@
+"""What every container process gets before execve, the init's and those
+``exec`` adds alike: the program found in the container's PATH, rlimits,
+oom_score_adj, umask, and the final step's request (ids, groups,
+capabilities, no_new_privs).  Runs in the container's namespaces; imported
+before any of them is entered (the host's Python library is gone after).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from pycontainer import namespaces, syscalls
+from pycontainer.errors import ContainerError, ExecutableNotFound
+from pycontainer.security import capabilities
+
+
+def prepare(process, preserve_fds: int = 0) -> syscalls.ExecRequest:
+    """Everything but the final step, in the process's cwd: find the program
+    (now, so a missing one fails ``create`` or ``exec`` with a clear error),
+    rlimits, oom_score_adj, umask; returns the final step's request (ids,
+    capabilities, no_new_privs)."""
+    request = _exec_request(process, preserve_fds)
+    apply_rlimits(process)
+    apply_oom_score_adj(process)
+    if process.user.umask is not None:
+        os.umask(process.user.umask)
+    return request
+
+
+def _exec_request(process, preserve_fds: int) -> syscalls.ExecRequest:
+    env = list(process.env)
+    path = find_executable(process.args[0], env)
+    user = process.user
+    caps = capabilities.masks(process.capabilities) if process.capabilities is not None else None
+    groups = list(user.additional_gids) if namespaces.setgroups_allowed() else None
+    return syscalls.ExecRequest(
+        path=path,
+        argv=list(process.args),
+        envp=env,
+        close_from=3 + preserve_fds,
+        uid=user.uid,
+        gid=user.gid,
+        groups=groups,
+        capabilities=caps,
+        last_cap=capabilities.last_cap(),
+        no_new_privs=process.no_new_privileges,
+    )
+
+
+def find_executable(name: str, env: list[str]) -> str:
+    """Resolve args[0] as execve would after a PATH search (runc: Go's LookPath)."""
+    if "/" in name:
+        if _is_executable(name):
+            return name
+        raise ExecutableNotFound(
+            f'exec: "{name}": stat {name}: no such file or directory'
+            if not os.path.exists(name)
+            else f'exec: "{name}": permission denied'
+        )
+    search = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "")
+    for directory in search.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if _is_executable(candidate):
+            return candidate
+    raise ExecutableNotFound(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _is_executable(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return not os.path.isdir(path) and bool(st.st_mode & 0o111)
+
+
+def apply_rlimits(process) -> None:
+    for i, rl in enumerate(process.rlimits):
+        which = getattr(resource, rl.type, None)
+        if which is None:
+            raise ContainerError(f"process.rlimits[{i}].type: {rl.type} is not supported on this host")
+        try:
+            resource.setrlimit(which, (rl.soft, rl.hard))
+        except (OSError, ValueError) as e:
+            raise ContainerError(
+                f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}"
+            ) from None
+
+
+def apply_oom_score_adj(process) -> None:
+    if process.oom_score_adj is None:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(process.oom_score_adj))
+    except OSError as e:
+        raise ContainerError(f"process.oomScoreAdj: {e.strerror}") from None
