@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,16 +31,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def rootfs(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("rootfs") / "rootfs"
+def rootfs():
+    """A busybox rootfs, outside pytest's temp dirs: those are 0700 (and pytest
+    resets /tmp/pytest-of-<user> to 0700 when another session starts), but a
+    user-namespaced container's root is an unprivileged host uid that must be
+    able to reach its rootfs."""
+    top = Path(tempfile.mkdtemp(prefix="pycontainer-rootfs-"))
+    top.chmod(0o755)
+    path = top / "rootfs"
     subprocess.run([str(SPECS / "mkrootfs"), str(path)], check=True)
-    # pytest makes its temp dirs 0700; a user-namespaced container's root is
-    # an unprivileged host uid and must be able to reach its rootfs.
-    for parent in [path, *path.parents]:
-        if parent == Path(tempfile.gettempdir()):
-            break
-        parent.chmod(0o755)
-    return path
+    yield path
+    shutil.rmtree(top)
 
 
 @pytest.fixture(scope="session")

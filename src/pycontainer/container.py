@@ -55,6 +55,39 @@ class Undo:
                     exc.add_note(f"while cleaning up: {e}")
 
 
+class ExecProcess:
+    """A process ``Container.exec`` started: its host pid, and its exit code
+    once it has ended (it is a child of the calling process)."""
+
+    __slots__ = ("pid", "_code")
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._code: int | None = None
+
+    def wait(self) -> int:
+        """The exit code (128+N if killed by signal N)."""
+        if self._code is None:
+            self._code = wait_exit_code(self.pid)
+        return self._code
+
+    def kill(self, sig: int = signals.SIGTERM) -> None:
+        if self._code is None:
+            os.kill(self.pid, sig)
+
+
+def wait_exit_code(pid: int) -> int:
+    """waitpid for a child; its exit code, 128+N for signal N (as a shell)."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
 class Container:
     """A container under a state root, found by id."""
 
@@ -87,7 +120,7 @@ class Container:
         directory (its config.json is loaded) or a loaded ``spec``."""
         from pycontainer import cgroups
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
-        from pycontainer.spec import check, load_config
+        from pycontainer.spec import check, dump, load_config
 
         if spec is None:
             if bundle is None:
@@ -140,6 +173,7 @@ class Container:
                 cgroup_created=[os.fspath(d) for d in manager.created_dirs()],
             )
             state_dir.save(state)
+            state_dir.save_config(dump(spec))
             if pid_file is not None:
                 write_pid_file(pid_file, pid)
             undo.pop_all()
@@ -190,6 +224,39 @@ class Container:
         finally:
             os.close(fd)
 
+    def exec(self, process=None, *, args: list[str] | None = None, preserve_fds: int = 0) -> ExecProcess:
+        """Start another process in the running container, in all its
+        namespaces and cgroups (runc exec).  ``process``: a full
+        ``process`` object (as ``exec --process`` reads); otherwise the
+        container's own process with ``args`` instead of its args.  Returns
+        once the process is about to exec; ``wait()`` on the result."""
+        from pycontainer.process.exec import ExecConfig, namespaces_of, spawn_exec
+
+        status = self.status
+        if status not in ("created", "running"):
+            raise InvalidState(f"cannot exec in a {status} container")
+        if process is None:
+            process = self.config().process
+            if args:
+                process.args = list(args)
+        if not process.args:
+            raise ConfigError("args must not be empty", "process.args")
+        if process.terminal:
+            raise ConfigError("a terminal (--tty) is not supported yet", "process.terminal")
+        cfg = ExecConfig(
+            process=process,
+            join=namespaces_of(self.pid),
+            cgroup_dirs=sorted(set(self._state.cgroup_paths.values())),
+            preserve_fds=preserve_fds,
+        )
+        return ExecProcess(spawn_exec(cfg))
+
+    def config(self):
+        """The config the container was created with (a Spec)."""
+        from pycontainer.spec import load_config
+
+        return load_config(self._dir.config_path, bundle=self._state.bundle)
+
     def kill(self, sig: int = signals.SIGTERM) -> None:
         status = self.status
         if status == "stopped":
@@ -202,14 +269,7 @@ class Container:
         if self._exit_code is not None:
             return self._exit_code
         try:
-            while True:
-                try:
-                    _, status = os.waitpid(self.pid, 0)
-                    break
-                except InterruptedError:
-                    continue
-            code = os.waitstatus_to_exitcode(status)
-            self._exit_code = 128 - code if code < 0 else code
+            self._exit_code = wait_exit_code(self.pid)
         except ChildProcessError:
             while self.status != "stopped":
                 time.sleep(0.01)

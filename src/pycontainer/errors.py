@@ -80,3 +80,10 @@ class InvalidState(ContainerError):
 
 class ExecutableNotFound(ContainerError):
     """``process.args[0]`` cannot be found in the container."""
+
+
+class ExecFailed(ContainerError):
+    """``nsinit exec`` into a container could not start the process; exit
+    code 255, as runc."""
+
+    exit_code = 255

@@ -16,6 +16,7 @@ from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFoun
 
 DEFAULT_ROOT = "/run/pycontainer"
 STATE_FILE = "state.json"
+CONFIG_FILE = "config.json"  # the config the container was created with (exec's defaults)
 EXEC_FIFO = "exec.fifo"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
@@ -135,6 +136,14 @@ class StateDir:
             f.write(jsonio.dumps(state.to_dict()))
         os.replace(tmp, os.path.join(self.path, STATE_FILE))
 
+    def save_config(self, config: dict) -> None:
+        with open(os.path.join(self.path, CONFIG_FILE), "w") as f:
+            f.write(jsonio.dumps(config))
+
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.path, CONFIG_FILE)
+
     def load(self) -> State:
         try:
             with open(os.path.join(self.path, STATE_FILE)) as f:
@@ -153,7 +162,7 @@ class StateDir:
         return "created" if os.path.exists(self.fifo) else "running"
 
     def remove(self) -> None:
-        for name in (STATE_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
+        for name in (STATE_FILE, CONFIG_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:

@@ -19,13 +19,16 @@ class ArgumentError(Exception):
 
 
 class Flag:
-    __slots__ = ("names", "dest", "value", "default", "help")
+    __slots__ = ("names", "dest", "value", "default", "help", "many")
 
-    def __init__(self, names: str, help: str, value: type | None = None, default=None) -> None:
+    def __init__(
+        self, names: str, help: str, value: type | None = None, default=None, many: bool = False
+    ) -> None:
         self.names = tuple(names.split(","))
         self.dest = self.names[0].lstrip("-").replace("-", "_")
         self.value = value  # None: a switch; str or int: takes a value
-        self.default = default if value is not None else False
+        self.many = many  # may be given again; the values are collected in a list
+        self.default = [] if many else default if value is not None else False
         self.help = help
 
 
@@ -52,6 +55,21 @@ CREATE_FLAGS = [
     Flag("--no-pivot", "move the root and chroot instead of pivot_root"),
     Flag("--no-new-keyring", "keep the caller's session keyring"),
     Flag("--preserve-fds", "pass this many extra fds (from 3) to the container", int, 0),
+]
+EXEC_FLAGS = [
+    Flag("--process,-p", "a process.json with the whole process to run", str),
+    Flag("--detach,-d", "return once the process runs"),
+    Flag("--pid-file", "write the process's host pid here", str),
+    Flag("--cwd", "working directory in the container", str),
+    Flag("--env,-e", "set an environment variable (NAME=VALUE)", str, many=True),
+    Flag("--user,-u", "uid[:gid] in the container", str),
+    Flag("--additional-gids,-g", "an additional group id", int, many=True),
+    Flag("--cap,-c", "add a capability", str, many=True),
+    Flag("--no-new-privs", "set no_new_privs"),
+    Flag("--tty,-t", "allocate a terminal"),
+    Flag("--console-socket", "unix socket to receive the terminal's master fd", str),
+    Flag("--preserve-fds", "pass this many extra fds (from 3) to the process", int, 0),
+    Flag("--no-pivot", "(CONFIG.json) move the root and chroot instead of pivot_root"),
 ]
 COMMANDS = {
     c.name: c
@@ -80,8 +98,8 @@ COMMANDS = {
         ),
         Command(
             "exec",
-            "run a new container from CONFIG.json [-- CMD...]",
-            [Flag("--no-pivot", "move the root and chroot instead of pivot_root")],
+            "run a process in container ID (runc exec), or a new container from CONFIG.json",
+            EXEC_FLAGS,
             ["target"],
             rest="cmd",
         ),
@@ -170,9 +188,13 @@ def _parse_flags(argv: list[str], i: int, flags: list[Flag], values: dict, comma
         else:
             raise ArgumentError(f"flag needs an argument: {name}")
         try:
-            values[flag.dest] = flag.value(text)
+            value = flag.value(text)
         except ValueError:
             raise ArgumentError(f"invalid value {text!r} for {name}") from None
+        if flag.many:
+            values[flag.dest] = [*values[flag.dest], value]
+        else:
+            values[flag.dest] = value
     return i
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from pycontainer import jsonio, signals
-from pycontainer.container import Container
-from pycontainer.errors import ContainerError
+from pycontainer.container import Container, write_pid_file
+from pycontainer.errors import ContainerError, ExecFailed
 from pycontainer.state import DEFAULT_ROOT
 
 
@@ -56,18 +56,81 @@ def cmd_run(args) -> int:
 
 
 def cmd_exec(args) -> int:
+    """``exec CONFIG.json [-- CMD]``: a new container from a config file;
+    ``exec [options] ID CMD...``: a new process in a running container."""
     target = args.target
-    if not (target.endswith(".json") and os.path.isfile(target)):
-        raise ContainerError(
-            f"{target}: not a config file (exec into a running container is not supported yet)"
-        )
+    if target.endswith(".json") and os.path.isfile(target):
+        return _exec_config_file(args)
+    return _exec_in_container(args)
+
+
+def _exec_config_file(args) -> int:
     from pycontainer.spec import load_config
 
-    spec = load_config(target)
+    spec = load_config(args.target)
     if args.cmd:
         spec.process.args = list(args.cmd)
     container_id = f"nsinit-{os.getpid()}-{os.urandom(4).hex()}"
     return _run_foreground(_create(args, container_id, spec.bundle, spec=spec))
+
+
+def _exec_in_container(args) -> int:
+    """runc exec: errors say "exec failed: ..." and exit 255, as runc's do."""
+    container = Container.load(args.target, _root(args))
+    try:
+        process = _exec_process(args, container)
+        proc = container.exec(process, preserve_fds=args.preserve_fds)
+    except ContainerError as e:
+        raise ExecFailed(f"exec failed: {e}") from None
+    if args.pid_file:
+        write_pid_file(args.pid_file, proc.pid)
+    if args.detach:
+        return 0
+    for sig in signals.FORWARDED:
+        signals.set_handler(sig, lambda s, _f: _forward(proc.pid, s))
+    return proc.wait()
+
+
+def _exec_process(args, container):
+    """The process to run: --process FILE, or the container's own process
+    with CMD and the command line's overrides (runc's rules)."""
+    from pycontainer.security.capabilities import CAP_NUMBERS
+    from pycontainer.spec import load_process
+
+    if args.process:
+        return load_process(args.process)
+    if not args.cmd:
+        raise ContainerError("exec needs a command (or --process FILE)")
+    if args.tty or args.console_socket:
+        raise ContainerError("a terminal (--tty) is not supported yet")
+    process = container.config().process
+    process.args = list(args.cmd)
+    process.terminal = False
+    if args.cwd:
+        process.cwd = args.cwd
+    for item in args.env:
+        name = item.split("=", 1)[0]
+        process.env = [e for e in process.env if e.split("=", 1)[0] != name] + [item]
+    if args.user:
+        uid, _, gid = args.user.partition(":")
+        try:
+            process.user.uid, process.user.gid = int(uid), int(gid or 0)
+        except ValueError:
+            raise ContainerError(f"--user {args.user!r}: expected uid[:gid] as numbers") from None
+    if args.additional_gids:
+        process.user.additional_gids = list(args.additional_gids)
+    if args.no_new_privs:
+        process.no_new_privileges = True
+    if args.cap and process.capabilities is not None:
+        for cap in args.cap:
+            cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
+            if cap not in CAP_NUMBERS:
+                raise ContainerError(f"--cap: unknown capability {cap!r}")
+            for name in ("bounding", "effective", "permitted", "inheritable", "ambient"):
+                current = getattr(process.capabilities, name)
+                if cap not in current:
+                    current.append(cap)
+    return process
 
 
 def cmd_create(args) -> int:

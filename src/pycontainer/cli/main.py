@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(commands, "cmd_" + args.command)(args)
     except (PycontainerError, ArgumentError, OSError) as e:
         _report(_one_line(e), log_file, log_format)
-        return 1
+        return getattr(e, "exit_code", 1)
     except Exit as e:
         print(e.text)
         return 0

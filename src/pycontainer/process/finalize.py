@@ -14,6 +14,8 @@ from pycontainer import namespaces, syscalls
 from pycontainer.errors import ContainerError, ExecutableNotFound
 from pycontainer.security import capabilities
 
+UNABLE = "unable to start container process: "  # runc's wording, which engines match on
+
 
 def prepare(process, preserve_fds: int = 0) -> syscalls.ExecRequest:
     """Everything but the final step, in the process's cwd: find the program
@@ -53,17 +55,16 @@ def find_executable(name: str, env: list[str]) -> str:
     if "/" in name:
         if _is_executable(name):
             return name
-        raise ExecutableNotFound(
-            f'exec: "{name}": stat {name}: no such file or directory'
-            if not os.path.exists(name)
-            else f'exec: "{name}": permission denied'
+        reason = (
+            f"stat {name}: no such file or directory" if not os.path.exists(name) else "permission denied"
         )
+        raise ExecutableNotFound(f'{UNABLE}exec: "{name}": {reason}')
     search = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "")
     for directory in search.split(":"):
         candidate = os.path.join(directory or ".", name)
         if _is_executable(candidate):
             return candidate
-    raise ExecutableNotFound(f'exec: "{name}": executable file not found in $PATH')
+    raise ExecutableNotFound(f'{UNABLE}exec: "{name}": executable file not found in $PATH')
 
 
 def _is_executable(path: str) -> bool:

@@ -1,0 +1,145 @@
+"""A new process in a running container (``nsinit exec ID CMD``, runc exec).
+
+The parent clones a helper that joins the init's namespaces (user first,
+mount last, as for a container's init) and clones the new process with
+CLONE_PARENT: pid and time namespaces apply to children only, and the process
+must stay our child so we can wait for it.  The parent puts it in the
+container's cgroups, then lets it go on: it finds its program, applies the
+process's settings and execs through the C core's final step, as the init
+does.  Messages: ``init_pid`` (the new process's host pid), ``go`` from the
+parent, ``ready`` or ``error`` from the process (see channel.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+from pycontainer import namespaces, signals, syscalls
+from pycontainer.errors import ContainerError
+from pycontainer.process.channel import Channel
+from pycontainer.process.parent import kill_and_reap
+
+# /proc/PID/ns names of the namespace types, in join order.
+NS_FILES = {
+    "user": "user",
+    "ipc": "ipc",
+    "uts": "uts",
+    "network": "net",
+    "pid": "pid",
+    "cgroup": "cgroup",
+    "time": "time",
+    "mount": "mnt",
+}
+
+
+class ExecConfig:
+    """What the new process needs, decided by the parent before the clone."""
+
+    __slots__ = ("process", "join", "cgroup_dirs", "preserve_fds")
+
+    def __init__(
+        self, process, join: list[tuple[str, str]], cgroup_dirs: list[str], preserve_fds: int = 0
+    ) -> None:
+        self.process = process
+        self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
+        self.cgroup_dirs = cgroup_dirs
+        self.preserve_fds = preserve_fds
+
+
+def namespaces_of(pid: int) -> list[tuple[str, str]]:
+    """The namespaces of process ``pid`` that differ from ours, in join order."""
+    joins = []
+    for ns_type in namespaces.JOIN_ORDER:
+        name = NS_FILES[ns_type]
+        path = f"/proc/{pid}/ns/{name}"
+        try:
+            theirs = os.readlink(path)
+        except FileNotFoundError:
+            continue  # a namespace type this kernel lacks
+        except OSError as e:
+            raise ContainerError(f"cannot read the container's {ns_type} namespace: {e.strerror}") from None
+        if theirs != os.readlink(f"/proc/self/ns/{name}"):
+            joins.append((ns_type, path))
+    return joins
+
+
+def spawn_exec(cfg: ExecConfig) -> int:
+    """Start the process; returns its host pid (our child) once it is about
+    to exec.  On failure every process made here is killed and reaped."""
+    parent_end, child_end = Channel.pair()
+    helper = syscalls.clone(0)
+    if helper == 0:
+        parent_end.close()
+        _child_main(cfg, child_end)  # never returns
+    child_end.close()
+    made = [helper]
+    try:
+        pid = parent_end.expect("init_pid")["pid"]
+        made.append(pid)
+        os.waitpid(helper, 0)
+        made.remove(helper)
+        for directory in cfg.cgroup_dirs:
+            _join_cgroup(directory, pid)
+        parent_end.go()
+        parent_end.wait_for_ready()
+        return pid
+    except BaseException:
+        for p in made:
+            kill_and_reap(p)
+        reported = parent_end.reported_error()
+        if reported is not None:
+            raise reported from None
+        raise
+    finally:
+        parent_end.close()
+
+
+def _join_cgroup(directory: str, pid: int) -> None:
+    try:
+        fd = os.open(os.path.join(directory, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise ContainerError(f"cannot join the container's cgroup {directory}: {e.strerror}") from None
+
+
+def _child_main(cfg: ExecConfig, channel: Channel) -> None:
+    """The helper, then (after the second clone) the new process."""
+    code = 1
+    try:
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
+        # Imported before the mount namespace is joined: the host's Python
+        # library is not there.
+        from pycontainer.process import finalize
+
+        plan = namespaces.Plan(join=cfg.join)
+        namespaces.join(plan)
+        pid = syscalls.clone(syscalls.CLONE_PARENT)
+        if pid:
+            channel.report_init_pid(pid)
+            code = 0
+            return
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
+        channel.wait_for_go()
+        process = cfg.process
+        try:
+            os.chdir(process.cwd)
+        except OSError as e:
+            raise ContainerError(f"process.cwd {process.cwd}: {e.strerror}") from None
+        request = finalize.prepare(process, cfg.preserve_fds)
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now
+        channel.report_ready()
+        channel.close()
+        syscalls.exec_final(request)
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+        if isinstance(exc, OSError) and not isinstance(exc, ContainerError):
+            exc = ContainerError(f"unable to start container process: {exc}")
+        if not channel.report_error(exc):
+            try:
+                os.write(2, f"nsinit: {exc}\n".encode())
+            except OSError:
+                pass
+    finally:
+        os._exit(code)

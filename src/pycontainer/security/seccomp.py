@@ -1,0 +1,458 @@
+"""``linux.seccomp`` compiled to a classic BPF program, in the parent (crun's way).
+
+:func:`compile_profile` turns the profile into the bytes seccomp(2) takes (a packed
+``struct sock_filter[]``, what libseccomp's ``seccomp_export_bpf`` writes) and the seccomp(2)
+filter flags.  The container's init only hands both to the C core's final step
+(``ExecRequest.seccomp_filter`` / ``seccomp_flags``), which loads the program right before
+``execve``: libseccomp never runs in the container, and a profile is compiled once per process
+(:func:`compile_profile` keeps the programs it made, keyed by the profile's content).
+
+The rules are runc's (``libcontainer/seccomp/seccomp_linux.go`` and ``patchbpf``) and crun's
+(``src/libcrun/seccomp.c``):
+
+* Actions: ``SCMP_ACT_KILL`` and ``SCMP_ACT_KILL_THREAD`` kill the thread, ``SCMP_ACT_KILL_PROCESS``
+  the process; ``SCMP_ACT_ERRNO`` and ``SCMP_ACT_TRACE`` carry ``errnoRet`` (``defaultErrnoRet`` for the
+  default action), EPERM when it is absent; ``SCMP_ACT_TRAP``, ``SCMP_ACT_ALLOW``, ``SCMP_ACT_LOG``.
+  ``SCMP_ACT_NOTIFY`` (a seccomp agent behind ``listenerPath``) is refused for now.
+* A rule whose action is the default action is skipped (libseccomp refuses it).
+* A syscall name libseccomp does not know on this machine's architecture is skipped with a warning
+  (the profile may name syscalls of newer kernels or of other architectures).
+* Argument comparisons of one rule are ANDed; when two of them test the same argument, each
+  comparison becomes a rule of its own (ORed), as runc and crun do.  ``SCMP_CMP_MASKED_EQ`` takes
+  ``value`` as the mask and ``valueTwo`` as the datum.
+* ``architectures`` are added to the filter; the native one is always in it.
+* Flags: ``SECCOMP_FILTER_FLAG_LOG`` and ``SECCOMP_FILTER_FLAG_SPEC_ALLOW`` are passed to seccomp(2);
+  ``SECCOMP_FILTER_FLAG_TSYNC`` is ignored (the process is single-threaded when it loads the filter;
+  runc ignores it too); ``SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`` only means something with a
+  listener (the kernel rejects it without ``SECCOMP_FILTER_FLAG_NEW_LISTENER``), so it is dropped
+  until SCMP_ACT_NOTIFY is supported.
+* runc's -ENOSYS stub (``patchbpf``): unless the default action lets syscalls through (ALLOW, LOG,
+  TRACE) or already returns ENOSYS, a syscall numbered above every syscall the profile names (per
+  architecture) gets ENOSYS instead of the default action, so programs probing a syscall newer than
+  the profile (glibc and ``clone3``, ``fchmodat2`` ...) take their fallback instead of failing with
+  EPERM.  Unlike runc, the native architecture gets the stub even when ``architectures`` is empty.
+
+Importing this module costs nothing: libseccomp (through ``pyseccomp``, ctypes bindings) is imported
+by the first :func:`compile_profile` call.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from pycontainer.errors import ConfigError, ContainerError
+from pycontainer.log import get_logger
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # pragma: no cover
+    from pycontainer.spec.models import Seccomp
+
+log = get_logger(__name__)
+
+EPERM = 1
+ENOSYS = 38
+
+# libseccomp's action values (<seccomp.h>); ERRNO and TRACE carry a 16-bit value.
+ACT_KILL_PROCESS = 0x80000000
+ACT_KILL_THREAD = 0x00000000
+ACT_TRAP = 0x00030000
+ACT_ERRNO = 0x00050000
+ACT_NOTIFY = 0x7FC00000
+ACT_TRACE = 0x7FF00000
+ACT_LOG = 0x7FFC0000
+ACT_ALLOW = 0x7FFF0000
+
+_ACTIONS = {
+    "SCMP_ACT_KILL": ACT_KILL_THREAD,
+    "SCMP_ACT_KILL_THREAD": ACT_KILL_THREAD,
+    "SCMP_ACT_KILL_PROCESS": ACT_KILL_PROCESS,
+    "SCMP_ACT_TRAP": ACT_TRAP,
+    "SCMP_ACT_ERRNO": ACT_ERRNO,
+    "SCMP_ACT_TRACE": ACT_TRACE,
+    "SCMP_ACT_ALLOW": ACT_ALLOW,
+    "SCMP_ACT_LOG": ACT_LOG,
+    "SCMP_ACT_NOTIFY": ACT_NOTIFY,
+}
+# Default actions after which the -ENOSYS stub is not wanted (runc's isAllowAction): a tracer
+# should handle unknown syscalls itself.
+_PERMISSIVE = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE")
+
+# enum scmp_compare.
+_OPERATORS = {
+    "SCMP_CMP_NE": 1,
+    "SCMP_CMP_LT": 2,
+    "SCMP_CMP_LE": 3,
+    "SCMP_CMP_EQ": 4,
+    "SCMP_CMP_GE": 5,
+    "SCMP_CMP_GT": 6,
+    "SCMP_CMP_MASKED_EQ": 7,
+}
+MAX_ARGS = 6
+
+# seccomp(2) filter flags (<linux/seccomp.h>).
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_LOG = 2
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32
+_FLAGS = {
+    "SECCOMP_FILTER_FLAG_TSYNC": 0,  # ignored, see the module's docstring
+    "SECCOMP_FILTER_FLAG_LOG": SECCOMP_FILTER_FLAG_LOG,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+}
+_LISTENER_ONLY_FLAGS = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+
+# libseccomp's architecture tokens: the kernel's AUDIT_ARCH_* values (<linux/audit.h>), except
+# SCMP_ARCH_X32, which the kernel reports as x86_64 (its syscall numbers have bit 30 set).
+_64BIT = 0x80000000
+_LE = 0x40000000
+_MIPS_N32 = 0x20000000
+_ARCHES = {
+    "SCMP_ARCH_X86": 3 | _LE,
+    "SCMP_ARCH_X86_64": 62 | _64BIT | _LE,
+    "SCMP_ARCH_X32": 62 | _LE,
+    "SCMP_ARCH_ARM": 40 | _LE,
+    "SCMP_ARCH_AARCH64": 183 | _64BIT | _LE,
+    "SCMP_ARCH_LOONGARCH64": 258 | _64BIT | _LE,
+    "SCMP_ARCH_M68K": 4,
+    "SCMP_ARCH_MIPS": 8,
+    "SCMP_ARCH_MIPS64": 8 | _64BIT,
+    "SCMP_ARCH_MIPS64N32": 8 | _64BIT | _MIPS_N32,
+    "SCMP_ARCH_MIPSEL": 8 | _LE,
+    "SCMP_ARCH_MIPSEL64": 8 | _64BIT | _LE,
+    "SCMP_ARCH_MIPSEL64N32": 8 | _64BIT | _LE | _MIPS_N32,
+    "SCMP_ARCH_PPC": 20,
+    "SCMP_ARCH_PPC64": 21 | _64BIT,
+    "SCMP_ARCH_PPC64LE": 21 | _64BIT | _LE,
+    "SCMP_ARCH_S390": 22,
+    "SCMP_ARCH_S390X": 22 | _64BIT,
+    "SCMP_ARCH_PARISC": 15,
+    "SCMP_ARCH_PARISC64": 15 | _64BIT,
+    "SCMP_ARCH_RISCV64": 243 | _64BIT | _LE,
+    "SCMP_ARCH_SH": 42 | _LE,
+    "SCMP_ARCH_SHEB": 42,
+}
+_ARCH_X86_64 = _ARCHES["SCMP_ARCH_X86_64"]
+_ARCH_X32 = _ARCHES["SCMP_ARCH_X32"]
+_ARCH_S390 = (_ARCHES["SCMP_ARCH_S390"], _ARCHES["SCMP_ARCH_S390X"])
+_X32_SYSCALL_BIT = 0x40000000
+
+# libseccomp's filter attributes (enum scmp_filter_attr).
+_ATTR_CTL_NNP = 3
+_ATTR_CTL_OPTIMIZE = 8
+# runc's threshold for libseccomp's binary-tree layout (libseccomp <= 2.5.4 misbehaves with it and
+# no rules; longer profiles get a much shorter path per syscall).
+_OPTIMIZE_ABOVE = 32
+
+BPF_MAXINSNS = 4096  # the kernel's limit on a classic BPF program
+_INSN = struct.Struct("=HBBI")  # struct sock_filter, host byte order
+
+
+class CompiledFilter:
+    """A compiled profile: ``bpf`` (packed ``struct sock_filter[]``, 8 bytes an instruction) and
+    ``flags`` (seccomp(2) ``SECCOMP_FILTER_FLAG_*`` bits).  Immutable: a cached one is shared."""
+
+    __slots__ = ("bpf", "flags")
+
+    def __init__(self, bpf: bytes, flags: int = 0) -> None:
+        object.__setattr__(self, "bpf", bytes(bpf))
+        object.__setattr__(self, "flags", flags)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("CompiledFilter is immutable")
+
+    @property
+    def instructions(self) -> int:
+        return len(self.bpf) // _INSN.size
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompiledFilter):
+            return NotImplemented
+        return (self.bpf, self.flags) == (other.bpf, other.flags)
+
+    def __hash__(self) -> int:
+        return hash((self.bpf, self.flags))
+
+    def __repr__(self) -> str:
+        return f"CompiledFilter(<{self.instructions} instructions>, flags={self.flags:#x})"
+
+
+_cache: dict[tuple, CompiledFilter] = {}
+_CACHE_SIZE = 32
+
+
+def compile_profile(seccomp: Seccomp) -> CompiledFilter:
+    """Compile ``linux.seccomp`` (a :class:`~pycontainer.spec.models.Seccomp`) for seccomp(2).
+
+    Raises :class:`~pycontainer.errors.ConfigError` (with the JSON path) for what cannot be
+    compiled, :class:`~pycontainer.errors.ContainerError` when libseccomp is missing.  The same
+    profile compiled again in this process returns the same object without calling libseccomp."""
+    key = _key(seccomp)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    compiled = _compile(seccomp)
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.pop(next(iter(_cache)))
+    _cache[key] = compiled
+    return compiled
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _key(seccomp: Seccomp) -> tuple:
+    """Everything that shapes the program, as a hashable value (no collisions: the value itself)."""
+    return (
+        seccomp.default_action,
+        seccomp.default_errno_ret,
+        tuple(seccomp.architectures),
+        tuple(seccomp.flags),
+        tuple(
+            (
+                tuple(rule.names),
+                rule.action,
+                rule.errno_ret,
+                tuple((a.index, a.value, a.value_two, a.op) for a in rule.args),
+            )
+            for rule in seccomp.syscalls
+        ),
+    )
+
+
+def _action(name: str, errno_ret: int | None, path: str) -> int:
+    try:
+        act = _ACTIONS[name]
+    except KeyError:
+        raise ConfigError(f"unknown seccomp action {name!r}", path=path) from None
+    if act in (ACT_ERRNO, ACT_TRACE):
+        act |= (EPERM if errno_ret is None else errno_ret) & 0xFFFF
+    return act
+
+
+def _flags(seccomp: Seccomp) -> int:
+    flags = 0
+    for i, name in enumerate(seccomp.flags):
+        try:
+            flags |= _FLAGS[name]
+        except KeyError:
+            raise ConfigError(f"unknown seccomp flag {name!r}", path=f"linux.seccomp.flags[{i}]") from None
+    if flags & _LISTENER_ONLY_FLAGS and not flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
+        log.debug("seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped: the filter has no listener")
+        flags &= ~_LISTENER_ONLY_FLAGS
+    return flags
+
+
+def _compile(seccomp: Seccomp) -> CompiledFilter:
+    at = "linux.seccomp"
+    if seccomp.default_action == "SCMP_ACT_NOTIFY":
+        raise ConfigError("SCMP_ACT_NOTIFY cannot be the default action", path=f"{at}.defaultAction")
+    default = _action(seccomp.default_action, seccomp.default_errno_ret, f"{at}.defaultAction")
+    flags = _flags(seccomp)
+    arches = []
+    for i, name in enumerate(seccomp.architectures):
+        if name not in _ARCHES:
+            raise ConfigError(f"unknown seccomp architecture {name!r}", path=f"{at}.architectures[{i}]")
+        arches.append((i, _ARCHES[name]))
+
+    # Every rule checked before libseccomp is loaded: (path, action, names, [conditions per rule]).
+    rules = []
+    for i, rule in enumerate(seccomp.syscalls):
+        rule_at = f"{at}.syscalls[{i}]"
+        if rule.action == "SCMP_ACT_NOTIFY":
+            raise ConfigError("SCMP_ACT_NOTIFY is not supported yet", path=f"{rule_at}.action")
+        act = _action(rule.action, rule.errno_ret, f"{rule_at}.action")
+        if act == default:
+            continue  # redundant, and libseccomp refuses it
+        conds = []
+        for j, arg in enumerate(rule.args):
+            if arg.index >= MAX_ARGS:
+                raise ConfigError(
+                    f"argument index {arg.index} out of range (expected 0..{MAX_ARGS - 1})",
+                    path=f"{rule_at}.args[{j}].index",
+                )
+            op = _OPERATORS.get(arg.op)
+            if op is None:
+                raise ConfigError(f"unknown seccomp operator {arg.op!r}", path=f"{rule_at}.args[{j}].op")
+            conds.append((arg.index, op, arg.value, arg.value_two))
+        indexes = [c[0] for c in conds]
+        if len(set(indexes)) < len(indexes):
+            # Two comparisons of one argument: one rule each (ORed), as runc and crun do.
+            groups = [[c] for c in conds]
+        else:
+            groups = [conds]
+        rules.append((rule_at, act, rule.names, groups))
+
+    try:
+        import pyseccomp
+    except (ImportError, RuntimeError, OSError) as e:  # RuntimeError: no libseccomp.so
+        raise ContainerError(f"seccomp: cannot load libseccomp (pip install pyseccomp): {e}") from e
+
+    filt = pyseccomp.SyscallFilter(default)
+    # libseccomp would set no_new_privs itself when *it* loads the filter (seccomp_load); pycontainer
+    # only exports the program and the runtime decides no_new_privs (process.noNewPrivileges), as
+    # runc does with SetNoNewPrivsBit(false).  Export ignores the attribute: this is to say so.
+    filt.set_attr(_ATTR_CTL_NNP, 0)
+    for i, arch in arches:
+        try:
+            filt.add_arch(arch)
+        except OSError as e:
+            if e.errno != 17:  # EEXIST: the native one, or listed twice
+                raise ConfigError(
+                    f"architecture {seccomp.architectures[i]} not supported by this libseccomp: {e.strerror}",
+                    path=f"{at}.architectures[{i}]",
+                ) from None
+    if sum(len(names) for _, _, names, _ in rules) > _OPTIMIZE_ABOVE:
+        try:
+            filt.set_attr(_ATTR_CTL_OPTIMIZE, 2)
+        except OSError:  # libseccomp < 2.5: the linear layout it is
+            pass
+
+    unknown = []
+    for rule_at, act, names, groups in rules:
+        for name in names:
+            nr = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+            if nr == -1:  # __NR_SCMP_ERROR; other negative numbers are other arches' syscalls
+                unknown.append(name)
+                continue
+            for conds in groups:
+                args = [pyseccomp.Arg(*c) for c in conds]
+                try:
+                    filt.add_rule(act, nr, *args)
+                except OSError as e:
+                    raise ConfigError(
+                        f"libseccomp refused the rule for {name}: {e.strerror}", path=rule_at
+                    ) from None
+    if unknown:
+        log.warning("seccomp: syscalls unknown on this architecture ignored: %s", ", ".join(unknown))
+
+    program = _export(filt)
+    if not _permissive(seccomp, default):
+        program = _enosys_stub(seccomp, pyseccomp) + program
+    count = len(program) // _INSN.size
+    if count > BPF_MAXINSNS:
+        raise ConfigError(
+            f"the compiled filter has {count} instructions, more than the kernel's {BPF_MAXINSNS}", path=at
+        )
+    return CompiledFilter(program, flags)
+
+
+def _export(filt) -> bytes:
+    """libseccomp's program, through a memfd (seccomp_export_bpf writes to a file descriptor)."""
+    fd = os.memfd_create("pycontainer-seccomp", os.MFD_CLOEXEC)
+    try:
+        with open(fd, "rb", buffering=0, closefd=False) as f:
+            filt.export_bpf(f)
+        size = os.fstat(fd).st_size
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)
+
+
+def _permissive(seccomp: Seccomp, default: int) -> bool:
+    return seccomp.default_action in _PERMISSIVE or default == ACT_ERRNO | ENOSYS
+
+
+# --- runc's -ENOSYS stub ------------------------------------------------------------------------------
+
+_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+_JA = 0x05  # BPF_JMP | BPF_JA
+_JEQ = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+_JGT = 0x25  # BPF_JMP | BPF_JGT | BPF_K
+_JSET = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+_RET = 0x06  # BPF_RET | BPF_K
+_OFF_NR, _OFF_ARCH = 0, 4  # offsetof(struct seccomp_data, nr / arch)
+
+
+def _audit_arch(token: int) -> int:
+    return _ARCH_X86_64 if token == _ARCH_X32 else token
+
+
+def _enosys_stub(seccomp: Seccomp, pyseccomp) -> bytes:
+    """Instructions put before libseccomp's program: per architecture of the filter, a syscall
+    number above the largest one the profile names returns ENOSYS; everything else goes on to the
+    filter.  Every conditional jump is short (jt/jf are 8 bits): each architecture's section has
+    its own ``ret ENOSYS`` and ``ja filter`` (``ja`` takes 32 bits)."""
+    native = pyseccomp.system_arch()
+    tokens = [native] + [_ARCHES[name] for name in seccomp.architectures]
+    names = {name for rule in seccomp.syscalls for name in rule.names}
+    largest: dict[int, dict[int, int]] = {}  # audit arch -> {token: largest syscall number}
+    for token in dict.fromkeys(tokens):
+        top = max((pyseccomp.resolve_syscall(token, name) for name in names), default=0)
+        if top > 0:
+            largest.setdefault(_audit_arch(token), {})[token] = top
+        else:
+            log.debug("seccomp: no syscall of the profile on arch %#x: no -ENOSYS stub for it", token)
+    if not largest:
+        return b""
+
+    enosys = ACT_ERRNO | ENOSYS
+    # (code, jt, jf, k) with labels for jump targets; "filter" is the first instruction after the stub.
+    prog: list = [("ld", _OFF_ARCH)]
+    for audit in largest:
+        prog += [(_JEQ, 0, 1, audit), (_JA, 0, 0, f"arch{audit}")]
+    prog.append((_JA, 0, 0, "filter"))
+    for audit, tops in largest.items():
+        sec = f"arch{audit}"
+        prog += [("label", sec), ("ld", _OFF_NR)]
+        if set(tops) & set(_ARCH_S390):
+            # s390 multiplexes unknown syscalls through nr 0 (setup(2), long gone): ENOSYS.
+            prog.append((_JEQ, f"{sec}.enosys", 0, 0))
+        if audit == _ARCH_X86_64:
+            x86_64, x32 = tops.get(_ARCH_X86_64), tops.get(_ARCH_X32)
+            if x86_64 and x32:
+                prog += [
+                    (_JSET, f"{sec}.x32", 0, _X32_SYSCALL_BIT),
+                    (_JGT, f"{sec}.enosys", f"{sec}.filter", x86_64),
+                    ("label", f"{sec}.x32"),
+                    (_JGT, f"{sec}.enosys", f"{sec}.filter", x32),
+                ]
+            elif x86_64:  # x32 syscalls go on to the filter (which kills them as a bad arch)
+                prog += [
+                    (_JSET, f"{sec}.filter", 0, _X32_SYSCALL_BIT),
+                    (_JGT, f"{sec}.enosys", f"{sec}.filter", x86_64),
+                ]
+            else:
+                prog += [
+                    (_JSET, 0, f"{sec}.filter", _X32_SYSCALL_BIT),
+                    (_JGT, f"{sec}.enosys", f"{sec}.filter", x32),
+                ]
+        else:
+            (top,) = tops.values()
+            prog.append((_JGT, f"{sec}.enosys", f"{sec}.filter", top))
+        prog += [
+            ("label", f"{sec}.enosys"),
+            (_RET, 0, 0, enosys),
+            ("label", f"{sec}.filter"),
+            (_JA, 0, 0, "filter"),
+        ]
+    return _assemble(prog)
+
+
+def _assemble(prog: list) -> bytes:
+    labels: dict[str, int] = {}
+    insns = []
+    for item in prog:
+        if item[0] == "label":
+            labels[item[1]] = len(insns)
+        else:
+            insns.append(item)
+    labels["filter"] = len(insns)
+    out = bytearray()
+    for pc, item in enumerate(insns):
+        if item[0] == "ld":
+            out += _INSN.pack(_LD_W_ABS, 0, 0, item[1])
+            continue
+        code, jt, jf, k = item
+        if code == _JA:
+            k = labels[k] - pc - 1 if isinstance(k, str) else k
+        else:
+            jt = labels[jt] - pc - 1 if isinstance(jt, str) else jt
+            jf = labels[jf] - pc - 1 if isinstance(jf, str) else jf
+            if not (0 <= jt <= 255 and 0 <= jf <= 255):  # pragma: no cover - the layout prevents it
+                raise AssertionError(f"seccomp stub: jump out of range at {pc}")
+        out += _INSN.pack(code, jt, jf, k)
+    return bytes(out)
