@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer.errors import ConfigError
+from pycontainer.errors import ConfigError, ContainerError
 from pycontainer.security import seccomp as sc
 from pycontainer.spec import load_config
 from pycontainer.spec.models import Seccomp, SeccompArg, Syscall
@@ -516,6 +516,12 @@ def test_compiled_filter_is_immutable_and_cached_by_content():
     sc.clear_cache()
     again = sc.compile_profile(profile(rules=[rule(["mkdir"], "SCMP_ACT_ERRNO")]))
     assert again is not a and again == a  # libseccomp's output is deterministic
+
+
+def test_without_pyseccomp_it_is_a_container_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)  # import raises ImportError
+    with pytest.raises(ContainerError, match="pyseccomp"):
+        sc.compile_profile(profile(rules=[rule(["mkdir"], "SCMP_ACT_ERRNO")]))
 
 
 def test_importing_the_module_loads_no_libseccomp():

@@ -39,7 +39,6 @@ by the first :func:`compile_profile` call.
 from __future__ import annotations
 
 import os
-import struct
 
 from pycontainer.errors import ConfigError, ContainerError
 from pycontainer.log import get_logger
@@ -147,7 +146,7 @@ _ATTR_CTL_OPTIMIZE = 8
 _OPTIMIZE_ABOVE = 32
 
 BPF_MAXINSNS = 4096  # the kernel's limit on a classic BPF program
-_INSN = struct.Struct("=HBBI")  # struct sock_filter, host byte order
+_INSN_SIZE = 8  # struct sock_filter {u16 code; u8 jt; u8 jf; u32 k}, host byte order
 
 
 class CompiledFilter:
@@ -165,7 +164,7 @@ class CompiledFilter:
 
     @property
     def instructions(self) -> int:
-        return len(self.bpf) // _INSN.size
+        return len(self.bpf) // _INSN_SIZE
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompiledFilter):
@@ -327,12 +326,13 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
                         f"libseccomp refused the rule for {name}: {e.strerror}", path=rule_at
                     ) from None
     if unknown:
-        log.warning("seccomp: syscalls unknown on this architecture ignored: %s", ", ".join(unknown))
+        names = ", ".join(dict.fromkeys(unknown))
+        log.warning("seccomp: syscalls unknown on this architecture ignored: %s", names)
 
     program = _export(filt)
     if not _permissive(seccomp, default):
         program = _enosys_stub(seccomp, pyseccomp) + program
-    count = len(program) // _INSN.size
+    count = len(program) // _INSN_SIZE
     if count > BPF_MAXINSNS:
         raise ConfigError(
             f"the compiled filter has {count} instructions, more than the kernel's {BPF_MAXINSNS}", path=at
@@ -433,6 +433,9 @@ def _enosys_stub(seccomp: Seccomp, pyseccomp) -> bytes:
 
 
 def _assemble(prog: list) -> bytes:
+    import struct  # only when compiling
+
+    pack = struct.Struct("=HBBI").pack
     labels: dict[str, int] = {}
     insns = []
     for item in prog:
@@ -444,7 +447,7 @@ def _assemble(prog: list) -> bytes:
     out = bytearray()
     for pc, item in enumerate(insns):
         if item[0] == "ld":
-            out += _INSN.pack(_LD_W_ABS, 0, 0, item[1])
+            out += pack(_LD_W_ABS, 0, 0, item[1])
             continue
         code, jt, jf, k = item
         if code == _JA:
@@ -454,5 +457,5 @@ def _assemble(prog: list) -> bytes:
             jf = labels[jf] - pc - 1 if isinstance(jf, str) else jf
             if not (0 <= jt <= 255 and 0 <= jf <= 255):  # pragma: no cover - the layout prevents it
                 raise AssertionError(f"seccomp stub: jump out of range at {pc}")
-        out += _INSN.pack(code, jt, jf, k)
+        out += pack(code, jt, jf, k)
     return bytes(out)
