@@ -16,7 +16,7 @@ import errno
 import os
 import time
 
-from pycontainer import namespaces, signals
+from pycontainer import OCI_VERSION, namespaces, signals
 from pycontainer.errors import ConfigError, ContainerError, InvalidState
 from pycontainer.log import get_logger
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
@@ -156,6 +156,12 @@ class Container:
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
             )
+            init_cfg.hook_state = {
+                "ociVersion": OCI_VERSION,
+                "id": container_id,
+                "bundle": os.fspath(spec.bundle),
+                "annotations": dict(spec.annotations),
+            }
             pid = spawn_init(init_cfg, manager.add)
             undo.callback(kill_and_reap, pid)
 
@@ -171,6 +177,7 @@ class Container:
                 cgroups_path=manager.path,
                 cgroup_paths={k: os.fspath(v) for k, v in manager.paths().items()},
                 cgroup_created=[os.fspath(d) for d in manager.created_dirs()],
+                hooks=_later_hooks(spec),
             )
             state_dir.save(state)
             state_dir.save_config(dump(spec))
@@ -223,6 +230,7 @@ class Container:
             os.write(fd, b"0")
         finally:
             os.close(fd)
+        self._run_hooks_logged("poststart", "running")
 
     def exec(self, process=None, *, args: list[str] | None = None, preserve_fds: int = 0) -> ExecProcess:
         """Start another process in the running container, in all its
@@ -291,6 +299,26 @@ class Container:
         )
         manager.destroy()
         self._dir.remove()
+        self._run_hooks_logged("poststop", "stopped")
+
+    def _run_hooks_logged(self, phase: str, status: str) -> None:
+        """poststart and poststop hooks (kept in the state at create): a
+        failure is logged, not fatal, and the remaining hooks still run."""
+        hook_list = self._state.hooks.get(phase)
+        if not hook_list:
+            return
+        from pycontainer import hooks
+        from pycontainer.spec.models import Hook
+
+        state = {**self._state.to_oci(), "status": status}
+        for index, raw in enumerate(hook_list):
+            hook = Hook(
+                path=raw["path"], args=raw.get("args", []), env=raw.get("env", []), timeout=raw.get("timeout")
+            )
+            try:
+                hooks.run_hook(hook, state, phase=phase, index=index)
+            except hooks.HookError as e:
+                log.warning("%s", e)
 
     def _kill_and_wait(self) -> None:
         try:
@@ -311,6 +339,17 @@ class Container:
     def __exit__(self, *exc) -> None:
         if self._dir.exists():
             self.delete(force=True)
+
+
+def _later_hooks(spec) -> dict[str, list]:
+    """The poststart and poststop hooks, as JSON, for the state: start and
+    delete run them without loading the config again."""
+    if spec.hooks is None:
+        return {}
+    from pycontainer.spec import dump
+
+    found = {"poststart": spec.hooks.poststart, "poststop": spec.hooks.poststop}
+    return {phase: [dump(h) for h in hook_list] for phase, hook_list in found.items() if hook_list}
 
 
 def _check_runnable(spec) -> None:
@@ -357,18 +396,6 @@ def not_applied(spec) -> list[str]:
         ):
             if getattr(process, name):
                 fields.append(f"process.{key}")
-    if spec.hooks is not None and any(
-        getattr(spec.hooks, h)
-        for h in (
-            "prestart",
-            "create_runtime",
-            "create_container",
-            "start_container",
-            "poststart",
-            "poststop",
-        )
-    ):
-        fields.append("hooks")
     if any(m.uid_mappings or m.gid_mappings for m in spec.mounts):
         fields.append("mounts[].uidMappings/gidMappings")
     return fields

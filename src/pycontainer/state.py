@@ -50,6 +50,7 @@ class State:
         "cgroups_path": "",
         "cgroup_paths": None,
         "cgroup_created": None,
+        "hooks": None,  # poststart and poststop hooks, as JSON
     }
     __slots__ = (*FIELDS, "status")
 

@@ -11,9 +11,14 @@ message                direction   meaning
 ``idmap_written``      par->child  the id maps are written; go on
 ``init_pid``           child->par  (two-step path) the host pid of the init
 ``go``                 par->init   the id maps are written (if any): set up the
-                                   container (in parallel with the next step)
+                                   container (in parallel with the next step);
+                                   ``pid``: the init's host pid
 ``in_cgroups``         par->init   the init is in its cgroups: it may now
                                    unshare its cgroup namespace and report ready
+``create_runtime``     init->par  the init's mounts are made, before pivot_root:
+                                   run the prestart and createRuntime hooks
+                                   (sent only when the config has such hooks)
+``hooks_done``         par->init   they ran; go on (createContainer hooks next)
 ``ready``              init->par   rootfs, hostname, ... done; the init now
                                    blocks on the exec fifo until ``start``
 ``error``              child->par  setup failed: ``kind`` (an exception class
@@ -43,10 +48,11 @@ class ChannelClosed(ContainerError):
 class Channel:
     """One end: reads from ``rfd``, writes to ``wfd`` (both close-on-exec)."""
 
-    __slots__ = ("rfd", "wfd")
+    __slots__ = ("rfd", "wfd", "early")
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
+        self.early: set[str] = set()  # messages that came before they were waited for
 
     @staticmethod
     def pair() -> tuple[Channel, Channel]:
@@ -113,11 +119,21 @@ class Channel:
     def report_init_pid(self, pid: int) -> None:
         self.send("init_pid", pid=pid)
 
-    def wait_for_go(self) -> None:
-        self.expect("go")
+    def wait_for_go(self) -> int:
+        """Returns our host pid (for the state hooks get)."""
+        return self.expect("go")["pid"]
 
     def wait_until_in_cgroups(self) -> None:
+        if "in_cgroups" in self.early:
+            return
         self.expect("in_cgroups")
+
+    def run_create_runtime_hooks(self) -> None:
+        """Ask the parent to run prestart and createRuntime hooks; wait."""
+        self.send("create_runtime")
+        # The parent may have finished placing us in our cgroups meanwhile.
+        while self.expect("hooks_done", "in_cgroups")["type"] == "in_cgroups":
+            self.early.add("in_cgroups")
 
     def report_ready(self) -> None:
         self.send("ready")
@@ -135,8 +151,8 @@ class Channel:
     def id_maps_written(self) -> None:
         self.send("idmap_written")
 
-    def go(self) -> None:
-        self.send("go")
+    def go(self, init_pid: int) -> None:
+        self.send("go", pid=init_pid)
 
     def placed_in_cgroups(self) -> None:
         try:
@@ -144,8 +160,12 @@ class Channel:
         except BrokenPipeError:
             pass  # the init died; wait_for_ready reads why
 
-    def wait_for_ready(self) -> None:
-        self.expect("ready")
+    def wait_for_ready(self, on_create_runtime=None) -> None:
+        """Wait for ``ready``; a ``create_runtime`` request on the way is
+        answered by calling ``on_create_runtime()``."""
+        while self.expect("ready", "create_runtime")["type"] == "create_runtime":
+            on_create_runtime()
+            self.send("hooks_done")
 
 
 def error_from_message(msg: dict) -> Exception:

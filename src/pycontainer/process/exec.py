@@ -80,7 +80,7 @@ def spawn_exec(cfg: ExecConfig) -> int:
         made.remove(helper)
         for directory in cfg.cgroup_dirs:
             _join_cgroup(directory, pid)
-        parent_end.go()
+        parent_end.go(pid)
         parent_end.wait_for_ready()
         return pid
     except BaseException:

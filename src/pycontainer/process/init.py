@@ -13,7 +13,7 @@ import os
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
-from pycontainer import namespaces, rootfs, signals, syscalls
+from pycontainer import hooks, namespaces, rootfs, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process import finalize
 from pycontainer.process.channel import Channel
@@ -24,7 +24,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     """The container's pid 1, from the parent's go to execve."""
     spec = cfg.spec
     process = spec.process
-    channel.wait_for_go()  # id maps written; the parent places us in our cgroups meanwhile
+    # Id maps written; the parent places us in our cgroups meanwhile.
+    cfg.hook_state["pid"] = channel.wait_for_go()
     if cfg.plan.new_user:
         become_root_in_user_namespace()
     if cfg.plan.new & syscalls.CLONE_NEWNET:
@@ -32,6 +33,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
 
     if cfg.plan.has("mount"):
         rootfs.prepare(spec, cfg.cgroup_dirs, bind_devices=cfg.plan.new_user)
+        run_create_hooks(spec, cfg, channel)  # host paths still visible
         if cfg.no_pivot:
             rootfs.move_root(os.fspath(spec.rootfs))
         else:
@@ -40,6 +42,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     else:
         # No mount namespace of its own: nothing may be mounted (the host's
         # namespace); a chroot is all the isolation of the filesystem we do.
+        run_create_hooks(spec, cfg, channel)
         os.chroot(os.fspath(spec.rootfs))
         os.chdir("/")
         rootfs.write_sysctls(spec)
@@ -56,7 +59,25 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     channel.report_ready()
     wait_for_start(cfg.exec_fifo_fd)
     channel.close()
+    if spec.hooks is not None and spec.hooks.start_container:
+        # In the container's namespaces, paths resolved in its root.
+        state = {**cfg.hook_state, "status": "created"}
+        hooks.run_hooks(spec.hooks.start_container, state, "startContainer")
     syscalls.exec_final(exec_request)  # returns only by raising
+
+
+def run_create_hooks(spec, cfg: InitConfig, channel: Channel) -> None:
+    """After the mounts, before pivot_root: the parent runs prestart and
+    createRuntime hooks (runtime namespaces), then we run createContainer
+    hooks (the container's namespaces; paths still resolve in the host's)."""
+    h = spec.hooks
+    if h is None:
+        return
+    if h.prestart or h.create_runtime:
+        channel.run_create_runtime_hooks()
+    if h.create_container:
+        state = {**cfg.hook_state, "status": "creating"}
+        hooks.run_hooks(h.create_container, state, "createContainer")
 
 
 def child_main(cfg: InitConfig, channel: Channel) -> None:

@@ -15,7 +15,7 @@ class InitConfig:
     the namespace plan, the exec fifo (opened read+write by the parent, see
     open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts."""
 
-    __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds")
+    __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds", "hook_state")
 
     def __init__(
         self,
@@ -29,6 +29,8 @@ class InitConfig:
         self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
         self.cgroup_dirs = cgroup_dirs or {}
         self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
+        # The state hooks get on stdin (the pid is filled in once known).
+        self.hook_state: dict = {}
 
 
 def open_exec_fifo(path: str) -> int:
@@ -66,12 +68,12 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
             init_pid = pid
             if plan.new_user:
                 namespaces.write_id_maps(pid, linux.uid_mappings, linux.gid_mappings)
-        parent_end.go()
+        parent_end.go(init_pid)
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
         place_in_cgroups(init_pid)
         parent_end.placed_in_cgroups()
-        parent_end.wait_for_ready()
+        parent_end.wait_for_ready(lambda: _run_create_runtime_hooks(cfg, init_pid))
         return init_pid
     except BaseException:
         for p in made:
@@ -85,6 +87,16 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
         raise
     finally:
         parent_end.close()
+
+
+def _run_create_runtime_hooks(cfg: InitConfig, init_pid: int) -> None:
+    """prestart (deprecated, same moment) then createRuntime, in the runtime's
+    namespaces, while the init waits before pivot_root."""
+    from pycontainer import hooks
+
+    state = {**cfg.hook_state, "pid": init_pid, "status": "creating"}
+    hooks.run_hooks(cfg.spec.hooks.prestart, state, "prestart")
+    hooks.run_hooks(cfg.spec.hooks.create_runtime, state, "createRuntime")
 
 
 def _follow_two_steps(channel: Channel, first: int, linux, made: list[int]) -> int:
