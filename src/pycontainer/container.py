@@ -22,6 +22,7 @@ from pycontainer.log import get_logger
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
 log = get_logger(__name__)
 
 
@@ -136,6 +137,7 @@ class Container:
             container_id
         )
         cgroups.normalize_cgroups_path(cgroups_path)  # a bad path fails before anything is made
+        seccomp = _compile_seccomp(spec, root)  # in the parent; the init only loads it
 
         state_dir = StateDir(root, container_id)
         with Undo() as undo:
@@ -155,6 +157,7 @@ class Container:
                 cgroup_dirs=_cgroup_mount_dirs(manager),
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
+                seccomp=seccomp,
             )
             init_cfg.hook_state = {
                 "ociVersion": OCI_VERSION,
@@ -256,6 +259,7 @@ class Container:
             join=namespaces_of(self.pid),
             cgroup_dirs=sorted(set(self._state.cgroup_paths.values())),
             preserve_fds=preserve_fds,
+            seccomp=_compile_seccomp(self.config(), self._dir.root),  # the container's, as runc
         )
         return ExecProcess(spawn_exec(cfg))
 
@@ -341,6 +345,16 @@ class Container:
             self.delete(force=True)
 
 
+def _compile_seccomp(spec, root):
+    """``linux.seccomp`` compiled to BPF (None without one), cached under the
+    state root: compiling an engine's profile costs more than a container start."""
+    if spec.linux is None or spec.linux.seccomp is None:
+        return None
+    from pycontainer.security.seccomp import compile_profile
+
+    return compile_profile(spec.linux.seccomp, cache_dir=os.path.join(os.fspath(root), SECCOMP_CACHE))
+
+
 def _later_hooks(spec) -> dict[str, list]:
     """The poststart and poststop hooks, as JSON, for the state: start and
     delete run them without loading the config again."""
@@ -374,8 +388,6 @@ def not_applied(spec) -> list[str]:
     linux, process = spec.linux, spec.process
     fields = []
     if linux is not None:
-        if linux.seccomp is not None:
-            fields.append("linux.seccomp")
         if linux.resources is not None and _has_limits(linux.resources):
             fields.append("linux.resources")
         if linux.mount_label:

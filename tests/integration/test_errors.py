@@ -115,12 +115,12 @@ def test_a_terminal_is_refused_until_supported(bundle):
 
 
 def test_fields_not_applied_yet_are_named_in_a_warning(bundle):
-    bundle.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW"}
     bundle.config["linux"]["resources"] = {"pids": {"limit": 0}, "memory": {"limit": 67108864}}
+    bundle.config["process"]["apparmorProfile"] = "docker-default"
     r = bundle.run("/bin/true")
     assert r.returncode == 0, r.stderr
-    assert "linux.seccomp is not applied" in r.stderr
     assert "linux.resources is not applied" in r.stderr
+    assert "process.apparmorProfile is not applied" in r.stderr
 
 
 def test_zero_valued_resources_are_not_warned_about(bundle):

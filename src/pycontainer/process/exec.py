@@ -35,12 +35,18 @@ NS_FILES = {
 class ExecConfig:
     """What the new process needs, decided by the parent before the clone."""
 
-    __slots__ = ("process", "join", "cgroup_dirs", "preserve_fds")
+    __slots__ = ("process", "join", "cgroup_dirs", "preserve_fds", "seccomp")
 
     def __init__(
-        self, process, join: list[tuple[str, str]], cgroup_dirs: list[str], preserve_fds: int = 0
+        self,
+        process,
+        join: list[tuple[str, str]],
+        cgroup_dirs: list[str],
+        preserve_fds: int = 0,
+        seccomp=None,
     ) -> None:
         self.process = process
+        self.seccomp = seccomp  # the container's compiled filter, or None
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
         self.cgroup_dirs = cgroup_dirs
         self.preserve_fds = preserve_fds
@@ -128,7 +134,7 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
             os.chdir(process.cwd)
         except OSError as e:
             raise ContainerError(f"process.cwd {process.cwd}: {e.strerror}") from None
-        request = finalize.prepare(process, cfg.preserve_fds)
+        request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now
         channel.report_ready()
         channel.close()

@@ -17,12 +17,14 @@ from pycontainer.security import capabilities
 UNABLE = "unable to start container process: "  # runc's wording, which engines match on
 
 
-def prepare(process, preserve_fds: int = 0) -> syscalls.ExecRequest:
+def prepare(process, preserve_fds: int = 0, seccomp=None) -> syscalls.ExecRequest:
     """Everything but the final step, in the process's cwd: find the program
     (now, so a missing one fails ``create`` or ``exec`` with a clear error),
     rlimits, oom_score_adj, umask; returns the final step's request (ids,
-    capabilities, no_new_privs)."""
+    capabilities, no_new_privs, the seccomp filter compiled in the parent)."""
     request = _exec_request(process, preserve_fds)
+    if seccomp is not None:
+        request.seccomp_filter, request.seccomp_flags = seccomp.bpf, seccomp.flags
     apply_rlimits(process)
     apply_oom_score_adj(process)
     if process.user.umask is not None:

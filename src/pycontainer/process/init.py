@@ -52,7 +52,9 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
 
     os.chdir(process.cwd)
-    exec_request = finalize.prepare(process, cfg.preserve_fds)  # finds args[0] or fails create, as runc
+    exec_request = finalize.prepare(
+        process, cfg.preserve_fds, cfg.seccomp
+    )  # finds args[0] or fails create, as runc
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)

@@ -15,7 +15,16 @@ class InitConfig:
     the namespace plan, the exec fifo (opened read+write by the parent, see
     open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts."""
 
-    __slots__ = ("spec", "plan", "exec_fifo_fd", "cgroup_dirs", "no_pivot", "preserve_fds", "hook_state")
+    __slots__ = (
+        "spec",
+        "plan",
+        "exec_fifo_fd",
+        "cgroup_dirs",
+        "no_pivot",
+        "preserve_fds",
+        "seccomp",
+        "hook_state",
+    )
 
     def __init__(
         self,
@@ -25,10 +34,12 @@ class InitConfig:
         cgroup_dirs: dict[str, str] | None = None,
         no_pivot: bool = False,
         preserve_fds: int = 0,
+        seccomp=None,
     ) -> None:
         self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
         self.cgroup_dirs = cgroup_dirs or {}
         self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
+        self.seccomp = seccomp  # a compiled filter (security.seccomp.CompiledFilter) or None
         # The state hooks get on stdin (the pid is filled in once known).
         self.hook_state: dict = {}
 

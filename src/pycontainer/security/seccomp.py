@@ -182,17 +182,24 @@ _cache: dict[tuple, CompiledFilter] = {}
 _CACHE_SIZE = 32
 
 
-def compile_profile(seccomp: Seccomp) -> CompiledFilter:
+def compile_profile(seccomp: Seccomp, cache_dir: str | None = None) -> CompiledFilter:
     """Compile ``linux.seccomp`` (a :class:`~pycontainer.spec.models.Seccomp`) for seccomp(2).
 
     Raises :class:`~pycontainer.errors.ConfigError` (with the JSON path) for what cannot be
     compiled, :class:`~pycontainer.errors.ContainerError` when libseccomp is missing.  The same
-    profile compiled again in this process returns the same object without calling libseccomp."""
+    profile compiled again in this process returns the same object without calling libseccomp.
+    With ``cache_dir`` (a directory only we can write), compiled programs are also kept there,
+    as crun does: importing libseccomp's bindings and compiling an engine's profile costs some
+    30 ms, more than the rest of a container's start."""
     key = _key(seccomp)
     found = _cache.get(key)
     if found is not None:
         return found
-    compiled = _compile(seccomp)
+    compiled = _disk_cache_get(cache_dir, key) if cache_dir else None
+    if compiled is None:
+        compiled = _compile(seccomp)
+        if cache_dir:
+            _disk_cache_put(cache_dir, key, compiled)
     if len(_cache) >= _CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
     _cache[key] = compiled
@@ -201,6 +208,60 @@ def compile_profile(seccomp: Seccomp) -> CompiledFilter:
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+# -- the on-disk cache ------------------------------------------------------------------------------
+# One file per profile: the full key text on the first line (compared exactly on a hit, so a
+# hash collision can only miss, never hand out another profile's program), then the flags,
+# then the program in hex.  The kernel release is part of the key: a new kernel, a new compile.
+
+
+def _key_text(key: tuple) -> str:
+    return f"{os.uname().release} {key!r}"
+
+
+def _cache_file(cache_dir: str, text: str) -> str:
+    import zlib
+
+    return os.path.join(cache_dir, f"{zlib.crc32(text.encode()):08x}-{len(text)}.bpf")
+
+
+def _safe_dir(cache_dir: str) -> bool:
+    """Only a directory of ours that nobody else can write may feed us programs."""
+    try:
+        st = os.stat(cache_dir)
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _disk_cache_get(cache_dir: str, key: tuple) -> CompiledFilter | None:
+    if not _safe_dir(cache_dir):
+        return None
+    text = _key_text(key)
+    try:
+        with open(_cache_file(cache_dir, text)) as f:
+            stored_key, flags, program = f.read().split("\n")[:3]
+        if stored_key != text:
+            return None
+        return CompiledFilter(bytes.fromhex(program), int(flags))
+    except (OSError, ValueError):
+        return None
+
+
+def _disk_cache_put(cache_dir: str, key: tuple, compiled: CompiledFilter) -> None:
+    text = _key_text(key)
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        if not _safe_dir(cache_dir):
+            return
+        path = _cache_file(cache_dir, text)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(f"{text}\n{compiled.flags}\n{compiled.bpf.hex()}\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache, nothing more
 
 
 def _key(seccomp: Seccomp) -> tuple:
