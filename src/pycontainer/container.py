@@ -263,6 +263,17 @@ class Container:
         )
         return ExecProcess(spawn_exec(cfg))
 
+    def pids(self) -> list[int]:
+        """Every process in the container's cgroups (host pids, sorted)."""
+        found: set[int] = set()
+        for directory in set(self._state.cgroup_paths.values()):
+            try:
+                with open(os.path.join(directory, "cgroup.procs")) as f:
+                    found.update(int(line) for line in f if line.strip())
+            except OSError:
+                continue
+        return sorted(found)
+
     def config(self):
         """The config the container was created with (a Spec)."""
         from pycontainer.spec import load_config

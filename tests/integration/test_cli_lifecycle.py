@@ -96,3 +96,38 @@ def test_two_creates_of_one_id_one_wins(bundle):
     nsinit(bundle, "delete", "--force", bundle.id)
     assert codes == [0, 1]
     assert "already exists" in errors
+
+
+def test_ps_lists_the_containers_processes(bundle):
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "sleep 60 & sleep 61"]
+    bundle.write()
+    create(bundle)
+    try:
+        nsinit(bundle, "start", bundle.id)
+        pid = state(bundle)["pid"]
+        for _ in range(200):
+            pids = json.loads(nsinit(bundle, "ps", "--format", "json", bundle.id).stdout)
+            if len(pids) == 2:
+                break
+            time.sleep(0.01)
+        assert pid in pids and len(pids) == 2  # sh exec'd sleep 61, and the background sleep 60
+        table = nsinit(bundle, "ps", bundle.id).stdout.splitlines()
+        assert table[0].split() == ["PID", "CMD"]
+        assert any(line.split()[1:] == ["sleep", "60"] for line in table[1:])
+    finally:
+        nsinit(bundle, "delete", "--force", bundle.id)
+
+
+def test_features_and_spec(bundle, tmp_path):
+    features = json.loads(nsinit(bundle, "features").stdout)
+    assert features["ociVersionMax"] == "1.2.0"
+    assert "pid" in features["linux"]["namespaces"]
+    nsinit(bundle, "spec", "--bundle", str(tmp_path))
+    spec = json.loads((tmp_path / "config.json").read_text())
+    assert spec["process"]["args"] == ["sh"] and spec["root"]["path"] == "rootfs"
+    r = nsinit(bundle, "spec", "--bundle", str(tmp_path), check=False)
+    assert r.returncode == 1 and "exists" in r.stderr
+    (tmp_path / "rootless").mkdir()
+    nsinit(bundle, "spec", "--rootless", "-b", str(tmp_path / "rootless"))
+    rootless = json.loads((tmp_path / "rootless" / "config.json").read_text())
+    assert {"type": "user"} in rootless["linux"]["namespaces"]

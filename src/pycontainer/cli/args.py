@@ -97,6 +97,23 @@ COMMANDS = {
             [],
         ),
         Command(
+            "ps",
+            "list the processes of a container",
+            [Flag("--format,-f", "table or json (host pids)", str, "table")],
+            ["id"],
+            rest="ps_args",
+        ),
+        Command("features", "print what this runtime supports (runtime-spec features document)", [], []),
+        Command(
+            "spec",
+            "write a default config.json",
+            [
+                Flag("--bundle,-b", "where to write it", str, "."),
+                Flag("--rootless", "for an unprivileged user"),
+            ],
+            [],
+        ),
+        Command(
             "exec",
             "run a process in container ID (runc exec), or a new container from CONFIG.json",
             EXEC_FLAGS,

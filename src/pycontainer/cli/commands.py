@@ -189,6 +189,45 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_ps(args) -> int:
+    """The container's processes: every pid in its cgroups (json: the host
+    pids, as engines parse them; table: pid and command line)."""
+    pids = Container.load(args.id, _root(args)).pids()
+    if args.format == "json":
+        print(jsonio.dumps(pids))
+        return 0
+    print(f"{'PID':<10}CMD")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        print(f"{pid:<10}{cmd}")
+    return 0
+
+
+def cmd_features(args) -> int:
+    from pycontainer.cli.features import features
+
+    print(jsonio.dumps(features(), indent=4))
+    return 0
+
+
+def cmd_spec(args) -> int:
+    """Write a default config.json into the bundle, refusing to overwrite one (as runc)."""
+    from pycontainer.cli.default_spec import default_spec
+
+    path = os.path.join(args.bundle, "config.json")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        raise ContainerError(f"File {path} exists. Remove it first") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(jsonio.dumps(default_spec(rootless=args.rootless), indent=2) + "\n")
+    return 0
+
+
 def parse_signal(text: str) -> int:
     """A signal by number, name or short name (9, SIGKILL, KILL)."""
     try:
