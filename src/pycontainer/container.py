@@ -60,11 +60,24 @@ class ExecProcess:
     """A process ``Container.exec`` started: its host pid, and its exit code
     once it has ended (it is a child of the calling process)."""
 
-    __slots__ = ("pid", "_code")
+    __slots__ = ("pid", "_code", "console")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._code: int | None = None
+        self.console: int | None = None
+
+    def terminal(self) -> int:
+        """The master of the process's pty (terminal without a console socket)."""
+        if self.console is None:
+            raise InvalidState("this process has no terminal to hand out here")
+        from pycontainer import console
+
+        try:
+            return console.recv_fd(self.console)
+        finally:
+            os.close(self.console)
+            self.console = None
 
     def wait(self) -> int:
         """The exit code (128+N if killed by signal N)."""
@@ -96,6 +109,20 @@ class Container:
         self._dir = state_dir
         self._state = state
         self._exit_code: int | None = None
+        self._console: int | None = None  # our end of the terminal's socketpair
+
+    def terminal(self) -> int:
+        """The master of the container's pty (``process.terminal`` without a
+        console socket); the caller owns the fd."""
+        if self._console is None:
+            raise InvalidState("this container has no terminal to hand out here")
+        from pycontainer import console
+
+        try:
+            return console.recv_fd(self._console)
+        finally:
+            os.close(self._console)
+            self._console = None
 
     # -- finding and making ----------------------------------------------------
     @classmethod
@@ -115,10 +142,15 @@ class Container:
         pid_file: str | os.PathLike | None = None,
         no_pivot: bool = False,
         preserve_fds: int = 0,
+        console_socket: str | None = None,
+        terminal_here: bool = True,
     ) -> Container:
         """Make the container up to the user's process: namespaces, cgroups,
         rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
-        directory (its config.json is loaded) or a loaded ``spec``."""
+        directory (its config.json is loaded) or a loaded ``spec``.  With
+        ``process.terminal``, the pty's master goes to ``console_socket``, or
+        without one to :meth:`terminal` (``terminal_here``: the caller stays
+        to use it; ``nsinit create`` does not, and then needs the socket)."""
         from pycontainer import cgroups
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
@@ -129,6 +161,10 @@ class Container:
             spec = load_config(os.path.join(bundle, "config.json"), bundle=bundle)
         check(spec)
         _check_runnable(spec)
+        if spec.process.terminal and not console_socket and not terminal_here:
+            raise ContainerError(
+                "cannot allocate a terminal for a detached container without --console-socket"
+            )
         plan = namespaces.plan(spec.linux.namespaces if spec.linux else [])
         if spec.mounts and not plan.has("mount"):
             raise ConfigError("mounts need a new or joined mount namespace (linux.namespaces)", "mounts")
@@ -145,6 +181,7 @@ class Container:
             undo.callback(state_dir.remove)
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
+            ours, console_fd = _console_fds(spec.process, console_socket, undo)
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
             manager = cgroups.manager_for(cgroups_path, container_id)
@@ -158,6 +195,7 @@ class Container:
                 no_pivot=no_pivot,
                 preserve_fds=preserve_fds,
                 seccomp=seccomp,
+                console_fd=console_fd,
             )
             init_cfg.hook_state = {
                 "ociVersion": OCI_VERSION,
@@ -188,8 +226,12 @@ class Container:
                 write_pid_file(pid_file, pid)
             undo.pop_all()
         os.close(fifo_fd)
+        if console_fd is not None:
+            os.close(console_fd)  # the init's end
         state.status = "created"
-        return cls(state_dir, state)
+        container = cls(state_dir, state)
+        container._console = ours
+        return container
 
     @classmethod
     def run(cls, container_id: str, bundle=None, **kwargs) -> int:
@@ -235,7 +277,14 @@ class Container:
             os.close(fd)
         self._run_hooks_logged("poststart", "running")
 
-    def exec(self, process=None, *, args: list[str] | None = None, preserve_fds: int = 0) -> ExecProcess:
+    def exec(
+        self,
+        process=None,
+        *,
+        args: list[str] | None = None,
+        preserve_fds: int = 0,
+        console_socket: str | None = None,
+    ) -> ExecProcess:
         """Start another process in the running container, in all its
         namespaces and cgroups (runc exec).  ``process``: a full
         ``process`` object (as ``exec --process`` reads); otherwise the
@@ -252,16 +301,23 @@ class Container:
                 process.args = list(args)
         if not process.args:
             raise ConfigError("args must not be empty", "process.args")
-        if process.terminal:
-            raise ConfigError("a terminal (--tty) is not supported yet", "process.terminal")
+        undo = Undo()
+        ours, console_fd = _console_fds(process, console_socket, undo)
         cfg = ExecConfig(
             process=process,
             join=namespaces_of(self.pid),
             cgroup_dirs=sorted(set(self._state.cgroup_paths.values())),
             preserve_fds=preserve_fds,
             seccomp=_compile_seccomp(self.config(), self._dir.root),  # the container's, as runc
+            console_fd=console_fd,
         )
-        return ExecProcess(spawn_exec(cfg))
+        with undo:
+            proc = ExecProcess(spawn_exec(cfg))
+            undo.pop_all()
+        if console_fd is not None:
+            os.close(console_fd)
+        proc.console = ours
+        return proc
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""
@@ -356,6 +412,25 @@ class Container:
             self.delete(force=True)
 
 
+def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int | None, int | None]:
+    """(our end, the container's end) for ``process.terminal``: the engine's
+    console socket (we keep nothing), or a socketpair for a foreground proxy."""
+    if not process.terminal:
+        if console_socket:
+            raise ContainerError("--console-socket was given but process.terminal is false")
+        return None, None
+    from pycontainer import console
+
+    if console_socket:
+        fd = console.connect_console_socket(console_socket)
+        undo.callback(os.close, fd)
+        return None, fd
+    ours, theirs = console.console_pair()
+    undo.callback(os.close, ours)
+    undo.callback(os.close, theirs)
+    return ours, theirs
+
+
 def _compile_seccomp(spec, root):
     """``linux.seccomp`` compiled to BPF (None without one), cached under the
     state root: compiling an engine's profile costs more than a container start."""
@@ -386,10 +461,6 @@ def _check_runnable(spec) -> None:
     rootfs = os.fspath(spec.rootfs)
     if not os.path.isdir(rootfs):
         raise ContainerError(f"rootfs ({rootfs}) does not exist or is not a directory")
-    if spec.process.terminal:
-        raise ConfigError(
-            "a terminal (--console-socket) is not supported yet; set it to false", "process.terminal"
-        )
     for field in not_applied(spec):
         log.warning("%s is not applied by this version of pycontainer", field)
 

@@ -108,12 +108,6 @@ def test_config_that_is_a_directory(tmp_path, state_root):
     one_line_error(r)
 
 
-def test_a_terminal_is_refused_until_supported(bundle):
-    bundle.config["process"]["terminal"] = True
-    line = one_line_error(bundle.run("/bin/true"))
-    assert "process.terminal" in line
-
-
 def test_fields_not_applied_yet_are_named_in_a_warning(bundle):
     bundle.config["linux"]["resources"] = {"pids": {"limit": 0}, "memory": {"limit": 67108864}}
     bundle.config["process"]["apparmorProfile"] = "docker-default"

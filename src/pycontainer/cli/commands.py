@@ -14,7 +14,9 @@ def _root(args) -> str:
     return args.root or DEFAULT_ROOT
 
 
-def _create(args, container_id: str, bundle: str, spec=None) -> Container:
+def _create(args, container_id: str, bundle: str, spec=None, *, foreground: bool = False) -> Container:
+    """``foreground``: nsinit stays and can proxy a terminal itself; otherwise
+    a terminal needs --console-socket."""
     return Container.create(
         container_id,
         bundle,
@@ -23,13 +25,17 @@ def _create(args, container_id: str, bundle: str, spec=None) -> Container:
         pid_file=getattr(args, "pid_file", None),
         no_pivot=args.no_pivot,
         preserve_fds=getattr(args, "preserve_fds", 0),
+        console_socket=getattr(args, "console_socket", None),
+        terminal_here=foreground,
     )
 
 
 def _run_foreground(container: Container) -> int:
-    """Start, relay signals to the init (like runc's signal proxy), wait,
-    delete; the container's exit code."""
+    """Start, relay signals to the init (like runc's signal proxy) or proxy
+    its terminal, wait, delete; the container's exit code."""
     try:
+        if container._console is not None:
+            return _with_terminal_proxy(container.terminal(), container.pid, container.start, container.wait)
         for sig in signals.FORWARDED:
             signals.set_handler(sig, lambda s, _f: _forward(container.pid, s))
         container.start()
@@ -40,6 +46,25 @@ def _run_foreground(container: Container) -> int:
         container.delete(force=True)
 
 
+def _with_terminal_proxy(master: int, pid: int, start, wait) -> int:
+    """Join our terminal to the container's pty until it closes (runc run's
+    tty proxy); SIGWINCH resizes the pty, the other signals are relayed."""
+    from pycontainer.console import TerminalProxy
+
+    try:
+        with TerminalProxy(master) as proxy:
+            for sig in signals.FORWARDED:
+                if sig == signals.SIGWINCH:
+                    signals.set_handler(sig, lambda _s, _f: proxy.resize())
+                else:
+                    signals.set_handler(sig, lambda s, _f: _forward(pid, s))
+            start()
+            proxy.run()
+            return wait()
+    finally:
+        os.close(master)
+
+
 def _forward(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -48,7 +73,7 @@ def _forward(pid: int, sig: int) -> None:
 
 
 def cmd_run(args) -> int:
-    container = _create(args, args.id, args.bundle)
+    container = _create(args, args.id, args.bundle, foreground=not args.detach)
     if args.detach:
         container.start()
         return 0
@@ -71,7 +96,7 @@ def _exec_config_file(args) -> int:
     if args.cmd:
         spec.process.args = list(args.cmd)
     container_id = f"nsinit-{os.getpid()}-{os.urandom(4).hex()}"
-    return _run_foreground(_create(args, container_id, spec.bundle, spec=spec))
+    return _run_foreground(_create(args, container_id, spec.bundle, spec=spec, foreground=True))
 
 
 def _exec_in_container(args) -> int:
@@ -79,13 +104,17 @@ def _exec_in_container(args) -> int:
     container = Container.load(args.target, _root(args))
     try:
         process = _exec_process(args, container)
-        proc = container.exec(process, preserve_fds=args.preserve_fds)
+        if process.terminal and args.detach and not args.console_socket:
+            raise ContainerError("cannot allocate a terminal for a detached process without --console-socket")
+        proc = container.exec(process, preserve_fds=args.preserve_fds, console_socket=args.console_socket)
     except ContainerError as e:
         raise ExecFailed(f"exec failed: {e}") from None
     if args.pid_file:
         write_pid_file(args.pid_file, proc.pid)
     if args.detach:
         return 0
+    if proc.console is not None:
+        return _with_terminal_proxy(proc.terminal(), proc.pid, lambda: None, proc.wait)
     for sig in signals.FORWARDED:
         signals.set_handler(sig, lambda s, _f: _forward(proc.pid, s))
     return proc.wait()
@@ -101,11 +130,9 @@ def _exec_process(args, container):
         return load_process(args.process)
     if not args.cmd:
         raise ContainerError("exec needs a command (or --process FILE)")
-    if args.tty or args.console_socket:
-        raise ContainerError("a terminal (--tty) is not supported yet")
     process = container.config().process
     process.args = list(args.cmd)
-    process.terminal = False
+    process.terminal = bool(args.tty)
     if args.cwd:
         process.cwd = args.cwd
     for item in args.env:

@@ -35,7 +35,7 @@ NS_FILES = {
 class ExecConfig:
     """What the new process needs, decided by the parent before the clone."""
 
-    __slots__ = ("process", "join", "cgroup_dirs", "preserve_fds", "seccomp")
+    __slots__ = ("process", "join", "cgroup_dirs", "preserve_fds", "seccomp", "console_fd")
 
     def __init__(
         self,
@@ -44,9 +44,11 @@ class ExecConfig:
         cgroup_dirs: list[str],
         preserve_fds: int = 0,
         seccomp=None,
+        console_fd: int | None = None,
     ) -> None:
         self.process = process
         self.seccomp = seccomp  # the container's compiled filter, or None
+        self.console_fd = console_fd  # where the process sends its pty's master (process.terminal)
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
         self.cgroup_dirs = cgroup_dirs
         self.preserve_fds = preserve_fds
@@ -120,6 +122,9 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         # library is not there.
         from pycontainer.process import finalize
 
+        if cfg.process.terminal:
+            from pycontainer import console
+
         plan = namespaces.Plan(join=cfg.join)
         namespaces.join(plan)
         pid = syscalls.clone(syscalls.CLONE_PARENT)
@@ -130,6 +135,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         channel.wait_for_go()
         process = cfg.process
+        if process.terminal:
+            console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
         try:
             os.chdir(process.cwd)
         except OSError as e:

@@ -24,6 +24,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     """The container's pid 1, from the parent's go to execve."""
     spec = cfg.spec
     process = spec.process
+    if process.terminal:
+        from pycontainer import console  # before pivot_root: no imports after it
     # Id maps written; the parent places us in our cgroups meanwhile.
     cfg.hook_state["pid"] = channel.wait_for_go()
     if cfg.plan.new_user:
@@ -46,6 +48,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         os.chroot(os.fspath(spec.rootfs))
         os.chdir("/")
         rootfs.write_sysctls(spec)
+    if process.terminal:
+        console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
     set_hostname(spec)
     channel.wait_until_in_cgroups()
     if cfg.plan.cgroupns_after_cgroup:

@@ -23,6 +23,7 @@ class InitConfig:
         "no_pivot",
         "preserve_fds",
         "seccomp",
+        "console_fd",
         "hook_state",
     )
 
@@ -35,11 +36,13 @@ class InitConfig:
         no_pivot: bool = False,
         preserve_fds: int = 0,
         seccomp=None,
+        console_fd: int | None = None,
     ) -> None:
         self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
         self.cgroup_dirs = cgroup_dirs or {}
         self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
         self.seccomp = seccomp  # a compiled filter (security.seccomp.CompiledFilter) or None
+        self.console_fd = console_fd  # where the init sends its pty's master (process.terminal)
         # The state hooks get on stdin (the pid is filled in once known).
         self.hook_state: dict = {}
 
