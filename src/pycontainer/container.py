@@ -17,7 +17,7 @@ import os
 import time
 
 from pycontainer import OCI_VERSION, namespaces, signals
-from pycontainer.errors import ConfigError, ContainerError, InvalidState
+from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
 from pycontainer.log import get_logger
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
 
@@ -261,6 +261,11 @@ class Container:
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         """Let the init exec the user's process (runc's exec-fifo semantics)."""
+        with self._dir.lock():
+            self._start()
+        self._run_hooks_logged("poststart", "running")
+
+    def _start(self) -> None:
         status = self.status
         if status != "created":
             raise InvalidState(f"cannot start a container that is {status} (only a created one)")
@@ -275,7 +280,6 @@ class Container:
             os.write(fd, b"0")
         finally:
             os.close(fd)
-        self._run_hooks_logged("poststart", "running")
 
     def exec(
         self,
@@ -336,11 +340,20 @@ class Container:
 
         return load_config(self._dir.config_path, bundle=self._state.bundle)
 
-    def kill(self, sig: int = signals.SIGTERM) -> None:
+    def kill(self, sig: int = signals.SIGTERM, all_processes: bool = False) -> None:
+        """Signal the init, or with ``all_processes`` every process in the
+        container's cgroups (runc kill --all)."""
         status = self.status
         if status == "stopped":
             raise InvalidState("cannot kill a stopped container")
-        os.kill(self.pid, sig)
+        if not all_processes:
+            os.kill(self.pid, sig)
+            return
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
 
     def wait(self) -> int:
         """Wait for the init to exit; its exit code (128+N if killed by signal N).
@@ -360,6 +373,11 @@ class Container:
         ``force`` (which kills it first)."""
         from pycontainer import cgroups
 
+        with self._dir.lock():
+            self._delete(force, cgroups)
+        self._run_hooks_logged("poststop", "stopped")
+
+    def _delete(self, force: bool, cgroups) -> None:
         status = self.status
         if status != "stopped":
             if not force:
@@ -370,7 +388,6 @@ class Container:
         )
         manager.destroy()
         self._dir.remove()
-        self._run_hooks_logged("poststop", "stopped")
 
     def _run_hooks_logged(self, phase: str, status: str) -> None:
         """poststart and poststop hooks (kept in the state at create): a
@@ -408,8 +425,10 @@ class Container:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._dir.exists():
+        try:
             self.delete(force=True)
+        except ContainerNotFound:
+            pass  # already deleted, by us or someone else
 
 
 def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int | None, int | None]:

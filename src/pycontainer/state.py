@@ -130,6 +130,12 @@ class StateDir:
     def exists(self) -> bool:
         return os.path.isdir(self.path)
 
+    def lock(self) -> _Lock:
+        """Hold the container's lock (flock on its directory) for a change of
+        its state: start and delete by two nsinit processes at once must not
+        interleave.  Raises ContainerNotFound if the container went away."""
+        return _Lock(self)
+
     def save(self, state: State) -> None:
         """Write state.json atomically (write a temp file, rename over)."""
         tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
@@ -172,3 +178,27 @@ class StateDir:
             os.rmdir(self.path)
         except FileNotFoundError:
             pass
+
+
+class _Lock:
+    __slots__ = ("state_dir", "fd")
+
+    def __init__(self, state_dir: StateDir) -> None:
+        self.state_dir = state_dir
+        self.fd = -1
+
+    def __enter__(self) -> _Lock:
+        import fcntl
+
+        try:
+            self.fd = os.open(self.state_dir.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFound(f"container {self.state_dir.id!r} does not exist") from None
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(self.state_dir.path, STATE_FILE)):
+            os.close(self.fd)
+            raise ContainerNotFound(f"container {self.state_dir.id!r} does not exist")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)

@@ -131,3 +131,44 @@ def test_features_and_spec(bundle, tmp_path):
     nsinit(bundle, "spec", "--rootless", "-b", str(tmp_path / "rootless"))
     rootless = json.loads((tmp_path / "rootless" / "config.json").read_text())
     assert {"type": "user"} in rootless["linux"]["namespaces"]
+
+
+def test_kill_all_signals_every_process(bundle):
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "trap '' TERM; sleep 60 & sleep 61 & wait"]
+    bundle.write()
+    create(bundle)
+    try:
+        nsinit(bundle, "start", bundle.id)
+        for _ in range(200):
+            pids = json.loads(nsinit(bundle, "ps", "--format", "json", bundle.id).stdout)
+            if len(pids) == 3:
+                break
+            time.sleep(0.01)
+        assert len(pids) == 3
+        nsinit(bundle, "kill", "--all", bundle.id, "KILL")
+        for _ in range(200):
+            if state(bundle)["status"] == "stopped":
+                break
+            time.sleep(0.01)
+        assert state(bundle)["status"] == "stopped"
+        assert all(
+            not os.path.exists(f"/proc/{p}/cmdline") or open(f"/proc/{p}/cmdline").read() == "" for p in pids
+        )
+    finally:
+        nsinit(bundle, "delete", "--force", bundle.id)
+
+
+def test_concurrent_deletes_one_does_the_work(bundle):
+    bundle.config["process"]["args"] = ["/bin/sleep", "60"]
+    bundle.write()
+    create(bundle)
+    argv = [*NSINIT, "--root", str(bundle.state_root), "delete", "--force", bundle.id]
+    procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    codes = [p.wait(timeout=30) for p in procs]
+    assert codes == [0, 0, 0]  # delete --force of a container that is gone succeeds, as runc
+    assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1
+
+
+def test_systemd_cgroup_is_a_clear_error(bundle):
+    r = nsinit(bundle, "--systemd-cgroup", "list", check=False)
+    assert r.returncode == 1 and "systemd cgroup driver is not supported" in r.stderr

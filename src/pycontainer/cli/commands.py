@@ -177,7 +177,7 @@ def cmd_state(args) -> int:
 
 
 def cmd_kill(args) -> int:
-    Container.load(args.id, _root(args)).kill(parse_signal(args.signal))
+    Container.load(args.id, _root(args)).kill(parse_signal(args.signal or "SIGTERM"), all_processes=args.all)
     return 0
 
 
@@ -185,13 +185,11 @@ def cmd_delete(args) -> int:
     from pycontainer.errors import ContainerNotFound
 
     try:
-        container = Container.load(args.id, _root(args))
+        Container.load(args.id, _root(args)).delete(force=args.force)
     except ContainerNotFound:
-        if args.force:
-            return 0  # runc: delete --force of an unknown id succeeds
-        raise
-    container.delete(force=args.force)
-    return 0
+        if not args.force:
+            raise
+    return 0  # runc: delete --force of an unknown (or just deleted) id succeeds
 
 
 def cmd_list(args) -> int:

@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
             from pycontainer import log
 
             log.enable()
+        if args.systemd_cgroup:
+            raise ArgumentError(
+                "--systemd-cgroup: the systemd cgroup driver is not supported (cgroupfs only)"
+            )
         from pycontainer.cli import commands
 
         return getattr(commands, "cmd_" + args.command)(args)
