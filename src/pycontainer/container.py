@@ -310,13 +310,12 @@ class Container:
         cfg = ExecConfig(
             process=process,
             join=namespaces_of(self.pid),
-            cgroup_dirs=sorted(set(self._state.cgroup_paths.values())),
             preserve_fds=preserve_fds,
             seccomp=_compile_seccomp(self.config(), self._dir.root),  # the container's, as runc
             console_fd=console_fd,
         )
         with undo:
-            proc = ExecProcess(spawn_exec(cfg))
+            proc = ExecProcess(spawn_exec(cfg, self._cgroups().add))
             undo.pop_all()
         if console_fd is not None:
             os.close(console_fd)
@@ -371,23 +370,26 @@ class Container:
     def delete(self, force: bool = False) -> None:
         """Remove the container: its cgroups and state.  A live container needs
         ``force`` (which kills it first)."""
-        from pycontainer import cgroups
-
         with self._dir.lock():
-            self._delete(force, cgroups)
+            self._delete(force)
         self._run_hooks_logged("poststop", "stopped")
 
-    def _delete(self, force: bool, cgroups) -> None:
+    def _delete(self, force: bool) -> None:
         status = self.status
         if status != "stopped":
             if not force:
                 raise InvalidState(f"cannot delete a container that is {status} (use --force)")
             self._kill_and_wait()
-        manager = cgroups.from_state(
+        self._cgroups().destroy()
+        self._dir.remove()
+
+    def _cgroups(self):
+        """The container's cgroup manager, rebuilt from its state."""
+        from pycontainer import cgroups
+
+        return cgroups.from_state(
             self._state.cgroups_path, self._state.cgroup_paths, self._state.cgroup_created
         )
-        manager.destroy()
-        self._dir.remove()
 
     def _run_hooks_logged(self, phase: str, status: str) -> None:
         """poststart and poststop hooks (kept in the state at create): a

@@ -17,7 +17,7 @@ import os
 from pycontainer import namespaces, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process.channel import Channel
-from pycontainer.process.parent import kill_and_reap
+from pycontainer.process.parent import abandon
 
 # /proc/PID/ns names of the namespace types, in join order.
 NS_FILES = {
@@ -35,13 +35,12 @@ NS_FILES = {
 class ExecConfig:
     """What the new process needs, decided by the parent before the clone."""
 
-    __slots__ = ("process", "join", "cgroup_dirs", "preserve_fds", "seccomp", "console_fd")
+    __slots__ = ("process", "join", "preserve_fds", "seccomp", "console_fd")
 
     def __init__(
         self,
         process,
         join: list[tuple[str, str]],
-        cgroup_dirs: list[str],
         preserve_fds: int = 0,
         seccomp=None,
         console_fd: int | None = None,
@@ -50,7 +49,6 @@ class ExecConfig:
         self.seccomp = seccomp  # the container's compiled filter, or None
         self.console_fd = console_fd  # where the process sends its pty's master (process.terminal)
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
-        self.cgroup_dirs = cgroup_dirs
         self.preserve_fds = preserve_fds
 
 
@@ -71,9 +69,11 @@ def namespaces_of(pid: int) -> list[tuple[str, str]]:
     return joins
 
 
-def spawn_exec(cfg: ExecConfig) -> int:
-    """Start the process; returns its host pid (our child) once it is about
-    to exec.  On failure every process made here is killed and reaped."""
+def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
+    """Start the process; ``place_in_cgroups(pid)`` moves it into the
+    container's cgroups before it goes on.  Returns its host pid (our child)
+    once it is about to exec.  On failure every process made here is killed
+    and reaped."""
     parent_end, child_end = Channel.pair()
     helper = syscalls.clone(0)
     if helper == 0:
@@ -86,31 +86,17 @@ def spawn_exec(cfg: ExecConfig) -> int:
         made.append(pid)
         os.waitpid(helper, 0)
         made.remove(helper)
-        for directory in cfg.cgroup_dirs:
-            _join_cgroup(directory, pid)
+        place_in_cgroups(pid)
         parent_end.go(pid)
         parent_end.wait_for_ready()
         return pid
     except BaseException:
-        for p in made:
-            kill_and_reap(p)
-        reported = parent_end.reported_error()
+        reported = abandon(parent_end, made)
         if reported is not None:
             raise reported from None
         raise
     finally:
         parent_end.close()
-
-
-def _join_cgroup(directory: str, pid: int) -> None:
-    try:
-        fd = os.open(os.path.join(directory, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, str(pid).encode())
-        finally:
-            os.close(fd)
-    except OSError as e:
-        raise ContainerError(f"cannot join the container's cgroup {directory}: {e.strerror}") from None
 
 
 def _child_main(cfg: ExecConfig, channel: Channel) -> None:

@@ -90,12 +90,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
         parent_end.wait_for_ready(lambda: _run_create_runtime_hooks(cfg, init_pid))
         return init_pid
     except BaseException:
-        for p in made:
-            kill_and_reap(p)
-        # The init's own report explains a failure best (a failed write to
-        # its cgroup.procs may only mean it had already died of it).  Its
-        # processes are gone, so this read finds the message or EOF.
-        reported = parent_end.reported_error()
+        reported = abandon(parent_end, made)
         if reported is not None:
             raise reported from None
         raise
@@ -126,6 +121,16 @@ def _follow_two_steps(channel: Channel, first: int, linux, made: list[int]) -> i
             os.waitpid(first, 0)  # the first child's work is done; it exits 0
             made.remove(first)
         return init_pid
+
+
+def abandon(channel: Channel, made: list[int]) -> Exception | None:
+    """After a failure: kill and reap every process made, then return the
+    error the child reported, if it did (its own report explains a failure
+    best: a failed write to its cgroup.procs may only mean it had already
+    died of it).  Its processes are gone, so the read finds it or EOF."""
+    for pid in made:
+        kill_and_reap(pid)
+    return channel.reported_error()
 
 
 def kill_and_reap(pid: int) -> None:
