@@ -186,3 +186,94 @@ def test_containerd_run(ctr):
     assert r.stdout == "hello from containerd\n"
     r = ctr("run", "--rm", "--runc-binary", NSINIT, IMAGE, name(), "sh", "-c", "exit 6")
     assert r.returncode == 6, r.stderr
+
+
+@pytest.fixture(scope="module")
+def docker(rootfs):
+    """dockerd started privately (own socket, data and exec roots, no bridge,
+    no iptables, vfs storage) with nsinit added as a runtime."""
+    client = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+    if shutil.which("dockerd") is None or client is None:
+        pytest.skip("Docker is not installed (apt-get install docker.io)")
+    if not os.access(NSINIT, os.X_OK):
+        pytest.skip(f"{NSINIT} is not installed (scripts/install-nsinit)")
+    top = tempfile.mkdtemp(prefix="pycontainer-docker-")
+    sock = f"unix://{top}/docker.sock"
+    log = open(f"{top}/dockerd.log", "w")
+    daemon = subprocess.Popen(
+        [
+            "dockerd",
+            "--data-root",
+            f"{top}/data",
+            "--exec-root",
+            f"{top}/exec",
+            "-H",
+            sock,
+            "--pidfile",
+            f"{top}/docker.pid",
+            "--bridge",
+            "none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--storage-driver",
+            "vfs",
+            "--add-runtime",
+            f"nsinit={NSINIT}",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+
+    def run(*args, check=False):
+        return subprocess.run(
+            [client, "-H", sock, *args], capture_output=True, text=True, timeout=120, check=check
+        )
+
+    try:
+        deadline = time.monotonic() + 60
+        while run("version").returncode != 0:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"dockerd does not start here: {open(f'{top}/dockerd.log').read()[-500:]}")
+            time.sleep(0.2)
+        tar = os.path.join(top, "rootfs.tar")
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", tar, "."], check=True)
+        run("import", tar, DOCKER_IMAGE, check=True)
+        yield run
+    finally:
+        leftover = run("ps", "-aq").stdout.split()
+        if leftover:
+            run("rm", "--force", *leftover)
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+DOCKER_IMAGE = "pyc-busybox:test"
+
+
+def test_docker_run(docker):
+    base = ["run", "--rm", "--runtime", "nsinit", "--network", "none", DOCKER_IMAGE]
+    r = docker(*base, "/bin/echo", "hello from docker")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from docker\n"
+    assert docker(*base, "sh", "-c", "exit 9").returncode == 9
+    r = docker(*base, "no-such-command")
+    assert r.returncode == 127 and "executable file not found in $PATH" in r.stderr
+
+
+def test_docker_detached_exec_stop(docker):
+    r = docker("run", "-d", "--runtime", "nsinit", "--network", "none", DOCKER_IMAGE, "sleep", "100")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = docker("exec", cid, "sh", "-c", "echo in-exec")
+        assert r.stdout == "in-exec\n", r.stderr
+        assert docker("stop", "-t", "1", cid).returncode == 0
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "137"
+    finally:
+        docker("rm", "--force", cid)
