@@ -150,19 +150,25 @@ class Spawned:
     exit_code: int
 
 
-def spawn_and_wait(argv: list[str], stderr_path: Path) -> Spawned:
+def spawn_and_wait(argv: list[str], stderr_path: Path | None, env: dict[str, str] | None = None) -> Spawned:
     """Run ``argv`` (argv[0] an absolute path) with stdin/stdout on /dev/null and
-    stderr to ``stderr_path``: its wall time, CPU time (``os.wait4`` rusage:
-    itself plus every descendant it waited for) and exit code.  The child gets
-    its own process group so a Ctrl-C reaches only us; if we are interrupted we
-    let it finish (it runs /bin/true) before re-raising."""
+    stderr to ``stderr_path`` (/dev/null if None), in ``env`` (CHILD_ENV if None):
+    its wall time, CPU time (``os.wait4`` rusage: itself plus every descendant it
+    waited for) and exit code.  The child gets its own process group so a Ctrl-C
+    reaches only us; if we are interrupted we let it finish (it runs /bin/true)
+    before re-raising."""
+    err = (
+        (os.devnull, os.O_WRONLY, 0)
+        if stderr_path is None
+        else (str(stderr_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    )
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, str(stderr_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+        (os.POSIX_SPAWN_OPEN, 2, *err),
     ]
     start = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, CHILD_ENV, file_actions=actions, setpgroup=0)
+    pid = os.posix_spawn(argv[0], argv, CHILD_ENV if env is None else env, file_actions=actions, setpgroup=0)
     try:
         _, status, usage = os.wait4(pid, 0)
     except BaseException:
@@ -369,8 +375,8 @@ def ensure_tools() -> None:
         subprocess.run(install, check=True)
 
 
-def make_bundle(work: Path) -> Path:
-    """A busybox rootfs and a config.json running /bin/true."""
+def make_bundle(work: Path, args: tuple[str, ...] = ("/bin/true",)) -> Path:
+    """A busybox rootfs and a config.json running ``args`` (/bin/true)."""
     bundle = work / "bundle"
     rootfs = bundle / "rootfs"
     subprocess.run([str(MKROOTFS), str(rootfs)], check=True)
@@ -378,7 +384,7 @@ def make_bundle(work: Path) -> Path:
     # crun 1.8 only knows OCI 1.0.x ("unknown version specified"); what the
     # config uses is 1.0-compatible, so every runtime gets the same 1.0.2 file.
     config["ociVersion"] = "1.0.2"
-    config["process"]["args"] = ["/bin/true"]
+    config["process"]["args"] = list(args)
     config["process"]["terminal"] = False
     config["root"]["path"] = str(rootfs)
     (bundle / "config.json").write_text(json.dumps(config, indent=2))
@@ -417,12 +423,20 @@ def make_runtimes(bundle: Path, work: Path, skip: set[str]) -> list[Runtime]:
     return runtimes
 
 
+def crun_wrapper() -> list[str]:
+    """The command crun must run in on this host: ``unshare -m sh -c 'umount
+    /sys/fs/cgroup/unified && exec "$0" "$@"'`` on a hybrid cgroup host, else none."""
+    if not is_hybrid_cgroup_host():
+        return []
+    return [shutil.which("unshare") or "/usr/bin/unshare", "-m", "/bin/sh", "-c", WRAPPER_SCRIPT]
+
+
 def crun_runtimes(bundle: Path, work: Path) -> list[Runtime]:
     """crun, plus the wrapper alone when crun must run in one (hybrid cgroups)."""
     crun = shutil.which("crun") or "crun"
-    if not is_hybrid_cgroup_host():
+    wrapper = crun_wrapper()
+    if not wrapper:
         return [CommandRuntime("crun", "crun", crun, bundle, work)]
-    wrapper = [shutil.which("unshare") or "/usr/bin/unshare", "-m", "/bin/sh", "-c", WRAPPER_SCRIPT]
     return [
         CommandRuntime("crun", "crun (in unshare wrapper)", crun, bundle, work, wrapper),
         WrapperRuntime(wrapper, work),
