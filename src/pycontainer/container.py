@@ -16,7 +16,7 @@ import errno
 import os
 import time
 
-from pycontainer import OCI_VERSION, namespaces, signals
+from pycontainer import OCI_VERSION, signals
 from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
 from pycontainer.log import get_logger
 from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
@@ -151,7 +151,7 @@ class Container:
         ``process.terminal``, the pty's master goes to ``console_socket``, or
         without one to :meth:`terminal` (``terminal_here``: the caller stays
         to use it; ``nsinit create`` does not, and then needs the socket)."""
-        from pycontainer import cgroups
+        from pycontainer import cgroups, namespaces
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
 
