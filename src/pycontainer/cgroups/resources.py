@@ -137,8 +137,8 @@ def cpu_shares_to_weight(shares: int) -> int:
         return 10000
     from math import ceil, log2  # a builtin module; only needed here
 
-    exponent_l = log2(shares)
-    exponent = (exponent_l * exponent_l + 125 * exponent_l) / 612.0 - 7.0 / 34.0
+    x = log2(shares)
+    exponent = (x * x + 125 * x) / 612.0 - 7.0 / 34.0
     return int(ceil(10**exponent))
 
 
@@ -818,6 +818,7 @@ def _bfq_device_weights(ctx: _Context, d: str) -> bool:
 
 def _io_v2(ctx: _Context, d: str, b: BlockIO) -> None:
     at = f"{ROOT}.blockIO"
+    per_device = bool(b.weight_device) and _bfq_device_weights(ctx, d)
     if b.weight:
         if ctx.exists(d, "io.bfq.weight"):  # BFQ takes the v1 range as is
             ctx.write(d, "io.bfq.weight", str(b.weight), f"{at}.weight")
@@ -826,7 +827,6 @@ def _io_v2(ctx: _Context, d: str, b: BlockIO) -> None:
     if b.leaf_weight:
         log.warning("%s.leafWeight: not supported by cgroup v2; ignored", at)
     if b.weight_device:
-        per_device = _bfq_device_weights(ctx, d)
         for i, wd in enumerate(b.weight_device):
             where = f"{at}.weightDevice[{i}]"
             if wd.weight:
