@@ -152,6 +152,7 @@ class Container:
         without one to :meth:`terminal` (``terminal_here``: the caller stays
         to use it; ``nsinit create`` does not, and then needs the socket)."""
         from pycontainer import cgroups, namespaces
+        from pycontainer.cgroups.resources import apply_resources
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
 
@@ -187,6 +188,7 @@ class Container:
             manager = cgroups.manager_for(cgroups_path, container_id)
             manager.create()
             undo.callback(manager.destroy)
+            apply_resources(manager, spec.linux.resources if spec.linux else None)
             init_cfg = InitConfig(
                 spec=spec,
                 plan=plan,
@@ -491,8 +493,6 @@ def not_applied(spec) -> list[str]:
     linux, process = spec.linux, spec.process
     fields = []
     if linux is not None:
-        if linux.resources is not None and _has_limits(linux.resources):
-            fields.append("linux.resources")
         if linux.mount_label:
             fields.append("linux.mountLabel")
         if linux.net_devices:
@@ -514,24 +514,6 @@ def not_applied(spec) -> list[str]:
     if any(m.uid_mappings or m.gid_mappings for m in spec.mounts):
         fields.append("mounts[].uidMappings/gidMappings")
     return fields
-
-
-def _has_limits(resources) -> bool:
-    """Engines send zero values meaning "unset" and the default device rules;
-    only real limits count as something not applied."""
-    from pycontainer.spec import dump
-
-    data = dump(resources)
-    data.pop("devices", None)
-
-    def nonzero(v) -> bool:
-        if isinstance(v, dict):
-            return any(nonzero(x) for x in v.values())
-        if isinstance(v, list):
-            return any(nonzero(x) for x in v)
-        return v not in (None, 0, False, "")
-
-    return nonzero(data)
 
 
 def _cgroup_mount_dirs(manager) -> dict[str, str]:

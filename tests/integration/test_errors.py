@@ -109,15 +109,15 @@ def test_config_that_is_a_directory(tmp_path, state_root):
 
 
 def test_fields_not_applied_yet_are_named_in_a_warning(bundle):
-    bundle.config["linux"]["resources"] = {"pids": {"limit": 0}, "memory": {"limit": 67108864}}
     bundle.config["process"]["apparmorProfile"] = "docker-default"
+    bundle.config["linux"]["personality"] = {"domain": "LINUX"}
     r = bundle.run("/bin/true")
     assert r.returncode == 0, r.stderr
-    assert "linux.resources is not applied" in r.stderr
     assert "process.apparmorProfile is not applied" in r.stderr
+    assert "linux.personality is not applied" in r.stderr
 
 
-def test_zero_valued_resources_are_not_warned_about(bundle):
+def test_zero_valued_resources_mean_unset(bundle):
     bundle.config["linux"]["resources"] = {
         "pids": {"limit": 0},
         "devices": [{"allow": False, "access": "rwm"}],
