@@ -324,6 +324,16 @@ class Container:
         proc.console = ours
         return proc
 
+    def update(self, resources) -> None:
+        """Change the resource limits of a created or running container
+        (a linux.resources model; zero values mean unchanged)."""
+        from pycontainer.cgroups.resources import update_resources
+
+        status = self.status
+        if status == "stopped":
+            raise InvalidState("cannot update a stopped container")
+        update_resources(self._cgroups(), resources)
+
     def pids(self) -> list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""
         found: set[int] = set()

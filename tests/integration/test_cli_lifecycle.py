@@ -172,3 +172,42 @@ def test_concurrent_deletes_one_does_the_work(bundle):
 def test_systemd_cgroup_is_a_clear_error(bundle):
     r = nsinit(bundle, "--systemd-cgroup", "list", check=False)
     assert r.returncode == 1 and "systemd cgroup driver is not supported" in r.stderr
+
+
+def test_update_from_a_file_stdin_and_flags(bundle, tmp_path):
+    from pycontainer import cgroups
+
+    bundle.config["process"]["args"] = ["/bin/sleep", "60"]
+    bundle.write()
+    create(bundle)
+    try:
+        pid = state(bundle)["pid"]
+        layout = cgroups.detect()
+        mine = cgroups.cgroup_of(pid)
+
+        def read(controller: str, v1: str, v2: str) -> str:
+            key = controller if layout.mode != "v2" and controller in layout.v1 else ""
+            base = layout.mountpoint(key).rstrip("/") + mine[key]
+            with open(f"{base}/{v1 if key else v2}") as f:
+                return f.read().split()[0]
+
+        fixtures = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "engine-configs")
+        nsinit(
+            bundle, "update", "--resources", os.path.join(fixtures, "podman-update-resources.json"), bundle.id
+        )
+        assert read("memory", "memory.limit_in_bytes", "memory.max") == "50331648"
+        with open(os.path.join(fixtures, "docker-update-resources-stdin.json")) as f:
+            r = subprocess.run(
+                [*NSINIT, "--root", str(bundle.state_root), "update", "--resources", "-", bundle.id],
+                stdin=f,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        assert r.returncode == 0, r.stderr
+        assert read("memory", "memory.limit_in_bytes", "memory.max") == "67108864"
+        assert read("pids", "pids.max", "pids.max") == "30"
+        nsinit(bundle, "update", "--pids-limit", "12", bundle.id)
+        assert read("pids", "pids.max", "pids.max") == "12"
+    finally:
+        nsinit(bundle, "delete", "--force", bundle.id)

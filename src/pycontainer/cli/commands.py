@@ -232,6 +232,38 @@ def cmd_ps(args) -> int:
     return 0
 
 
+def cmd_update(args) -> int:
+    """runc update: --resources FILE (or - for stdin, as containerd and Docker
+    send it), then the single-value flags on top."""
+    import sys
+
+    from pycontainer.spec import load_resources
+
+    data: dict = {}
+    if args.resources == "-":
+        data = jsonio.loads(sys.stdin.read())
+    elif args.resources:
+        with open(args.resources) as f:
+            data = jsonio.loads(f.read())
+    flags = {
+        ("memory", "limit"): args.memory,
+        ("memory", "swap"): args.memory_swap,
+        ("memory", "reservation"): args.memory_reservation,
+        ("cpu", "shares"): args.cpu_shares,
+        ("cpu", "quota"): args.cpu_quota,
+        ("cpu", "period"): args.cpu_period,
+        ("cpu", "cpus"): args.cpuset_cpus,
+        ("cpu", "mems"): args.cpuset_mems,
+        ("pids", "limit"): args.pids_limit,
+        ("blockIO", "weight"): args.blkio_weight,
+    }
+    for (section, key), value in flags.items():
+        if value is not None:
+            data.setdefault(section, {})[key] = value
+    Container.load(args.id, _root(args)).update(load_resources(data))
+    return 0
+
+
 def cmd_features(args) -> int:
     from pycontainer.cli.features import features
 
