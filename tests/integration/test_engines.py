@@ -277,3 +277,18 @@ def test_docker_detached_exec_stop(docker):
         assert docker("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "137"
     finally:
         docker("rm", "--force", cid)
+
+
+def test_podman_memory_and_pids_limits_are_visible_inside(podman):
+    from pycontainer import cgroups
+
+    layout = cgroups.detect()
+    if layout.mode == "v2":
+        script = "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    else:
+        script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    r = podman(
+        "run", "--rm", "--network", "none", "--memory", "64m", "--pids-limit", "50", IMAGE, "sh", "-c", script
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(64 * 1024 * 1024), "50"]
