@@ -13,7 +13,7 @@ import os
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
-from pycontainer import hooks, namespaces, rootfs, signals, syscalls
+from pycontainer import namespaces, rootfs, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process import finalize
 from pycontainer.process.channel import Channel
@@ -24,8 +24,11 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     """The container's pid 1, from the parent's go to execve."""
     spec = cfg.spec
     process = spec.process
+    # Imported only when needed, and before pivot_root: no imports after it.
     if process.terminal:
-        from pycontainer import console  # before pivot_root: no imports after it
+        from pycontainer import console
+    if spec.hooks is not None and (spec.hooks.create_container or spec.hooks.start_container):
+        from pycontainer import hooks
     # Id maps written; the parent places us in our cgroups meanwhile.
     cfg.hook_state["pid"] = channel.wait_for_go()
     if cfg.plan.new_user:
@@ -82,6 +85,8 @@ def run_create_hooks(spec, cfg: InitConfig, channel: Channel) -> None:
     if h.prestart or h.create_runtime:
         channel.run_create_runtime_hooks()
     if h.create_container:
+        from pycontainer import hooks  # already imported by run_init
+
         state = {**cfg.hook_state, "status": "creating"}
         hooks.run_hooks(h.create_container, state, "createContainer")
 
