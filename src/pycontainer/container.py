@@ -144,6 +144,7 @@ class Container:
         preserve_fds: int = 0,
         console_socket: str | None = None,
         terminal_here: bool = True,
+        new_keyring: bool = True,
     ) -> Container:
         """Make the container up to the user's process: namespaces, cgroups,
         rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
@@ -198,6 +199,7 @@ class Container:
                 preserve_fds=preserve_fds,
                 seccomp=seccomp,
                 console_fd=console_fd,
+                new_keyring=new_keyring,
             )
             init_cfg.hook_state = {
                 "ociVersion": OCI_VERSION,

@@ -101,6 +101,11 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) 
     return _check("openat2", lib.pyc_openat2(dirfd, _cstr(path), flags, mode, resolve))
 
 
+def join_session_keyring(name: str) -> int:
+    """A new session keyring named ``name``; returns its serial."""
+    return _check("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", lib.pyc_join_session_keyring(name.encode()))
+
+
 def link_up(ifname: str) -> None:
     """Set a network interface up (SIOCSIFFLAGS)."""
     _check(f"link up {ifname}", lib.pyc_link_up(ifname.encode()))

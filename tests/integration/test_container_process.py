@@ -209,3 +209,26 @@ def test_signals_to_nsinit_reach_the_container(bundle):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_a_session_keyring_of_its_own(bundle):
+    bundle.config["linux"]["maskedPaths"] = []
+    r = bundle.sh("cat /proc/keys")
+    assert r.returncode == 0, r.stderr
+    assert "_ses." in r.stdout  # named after the container, as runc names it
+    bundle.write()
+    argv = [
+        *NSINIT,
+        "--root",
+        str(bundle.state_root),
+        "run",
+        "--no-new-keyring",
+        "-b",
+        str(bundle.path),
+        bundle.id + "-nk",
+    ]
+    bundle.config["process"]["args"] = ["/bin/cat", "/proc/keys"]
+    bundle.write()
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert f"_ses.{bundle.id}-nk" not in p.stdout

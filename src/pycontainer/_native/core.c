@@ -131,6 +131,13 @@ int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
+/* keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring of this name, so
+ * the container cannot see the keys of the session that started it. */
+int pyc_join_session_keyring(const char *name)
+{
+    return (int)syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0);
+}
+
 int pyc_sethostname(const char *name, size_t len) { return sethostname(name, len); }
 
 int pyc_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }

@@ -27,6 +27,7 @@ def _create(args, container_id: str, bundle: str, spec=None, *, foreground: bool
         preserve_fds=getattr(args, "preserve_fds", 0),
         console_socket=getattr(args, "console_socket", None),
         terminal_here=foreground,
+        new_keyring=not getattr(args, "no_new_keyring", False),
     )
 
 

@@ -9,6 +9,7 @@ failure over the channel first.
 
 from __future__ import annotations
 
+import errno
 import os
 
 # Everything the init uses is imported here, before the clone: after
@@ -33,6 +34,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     cfg.hook_state["pid"] = channel.wait_for_go()
     if cfg.plan.new_user:
         become_root_in_user_namespace()
+    if cfg.new_keyring:
+        join_session_keyring(cfg.hook_state.get("id", ""))
     if cfg.plan.new & syscalls.CLONE_NEWNET:
         namespaces.bring_up_loopback()
 
@@ -134,6 +137,18 @@ def become_init_two_steps(cfg: InitConfig, channel: Channel) -> bool:
         return True
     channel.report_init_pid(os.getpid())
     return True
+
+
+def join_session_keyring(container_id: str) -> None:
+    """A session keyring of our own, named after the container (runc's), so the
+    container cannot reach the keys of the session that started nsinit.  A
+    kernel without keyrings, or a seccomp filter of the host's refusing
+    keyctl, leaves us with the one we have, as runc does."""
+    try:
+        syscalls.join_session_keyring(f"_ses.{container_id}")
+    except OSError as e:
+        if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+            raise
 
 
 def become_root_in_user_namespace() -> None:

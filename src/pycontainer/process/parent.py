@@ -24,6 +24,7 @@ class InitConfig:
         "preserve_fds",
         "seccomp",
         "console_fd",
+        "new_keyring",
         "hook_state",
     )
 
@@ -37,12 +38,14 @@ class InitConfig:
         preserve_fds: int = 0,
         seccomp=None,
         console_fd: int | None = None,
+        new_keyring: bool = True,
     ) -> None:
         self.spec, self.plan, self.exec_fifo_fd = spec, plan, exec_fifo_fd
         self.cgroup_dirs = cgroup_dirs or {}
         self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
         self.seccomp = seccomp  # a compiled filter (security.seccomp.CompiledFilter) or None
         self.console_fd = console_fd  # where the init sends its pty's master (process.terminal)
+        self.new_keyring = new_keyring  # a session keyring of its own (runc's default; --no-new-keyring)
         # The state hooks get on stdin (the pid is filled in once known).
         self.hook_state: dict = {}
 
