@@ -5,7 +5,7 @@ real processes.
 Every test makes its cgroup under a fresh ``/pycontainer-test-<uuid>`` and
 the fixture kills whatever runs in it and removes it, whatever happens.  The
 tests adapt to the layout (v1, hybrid or pure v2); the v2 paths are
-exercised under ``/work/shared/tools/in_cgroup2_vm.sh``.  cgroupspy (a v1
+exercised in a pure cgroup v2 VM (see docs/architecture.md).  cgroupspy (a v1
 reader, tests only) cross-checks the v1 files where it is installed.
 
 (Not named test_cgroup_resources.py: tests/unit has that name, and pytest's

@@ -5,8 +5,8 @@ The root tests create cgroups only under names carrying a fresh uuid and
 remove them in ``finally`` blocks (plus a fixture that sweeps up anything
 with that uuid left behind by a failing test), so they never leave a cgroup
 behind nor touch one they did not create.  They adapt to the host's layout;
-the ones specific to a pure v2 host run under
-``/work/shared/tools/in_cgroup2_vm.sh``.
+the ones specific to a pure v2 host run in a pure cgroup v2 VM (see
+docs/architecture.md).
 """
 
 from __future__ import annotations
