@@ -19,7 +19,7 @@ import time
 from pycontainer import OCI_VERSION, signals
 from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
 from pycontainer.log import get_logger
-from pycontainer.state import DEFAULT_ROOT, State, StateDir, now_rfc3339, process_start_time
+from pycontainer.state import DEFAULT_ROOT, State, StateDir, check_id, now_rfc3339, process_start_time
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
@@ -157,6 +157,7 @@ class Container:
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
 
+        check_id(container_id)  # it names a directory and a cgroup: first of all
         if spec is None:
             if bundle is None:
                 raise TypeError("Container.create needs a bundle or a spec")

@@ -211,3 +211,33 @@ def test_update_from_a_file_stdin_and_flags(bundle, tmp_path):
         assert read("pids", "pids.max", "pids.max") == "12"
     finally:
         nsinit(bundle, "delete", "--force", bundle.id)
+
+
+@pytest.mark.parametrize("bad_id", ["a/b", "..", ".", "x" * 1025, "with space", ""])
+def test_invalid_ids_are_refused(bundle, bad_id):
+    bundle.write()
+    r = nsinit(bundle, "create", "--bundle", str(bundle.path), bad_id, check=False)
+    assert r.returncode == 1
+    assert "invalid container id" in r.stderr or "missing operand" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_bundles_and_sockets(bundle, tmp_path):
+    r = nsinit(bundle, "create", "--bundle", str(tmp_path / "missing"), bundle.id, check=False)
+    assert r.returncode == 1 and "no such file" in r.stderr
+    bundle.config["process"]["terminal"] = True
+    bundle.write()
+    not_a_socket = tmp_path / "plain-file"
+    not_a_socket.write_text("")
+    r = nsinit(
+        bundle,
+        "create",
+        "--console-socket",
+        str(not_a_socket),
+        "--bundle",
+        str(bundle.path),
+        bundle.id,
+        check=False,
+    )
+    assert r.returncode == 1 and "--console-socket" in r.stderr
+    assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1  # nothing was made
