@@ -84,3 +84,13 @@ def test_log_settings_are_read_even_from_a_bad_command_line():
 
 def test_errors_are_one_line():
     assert _one_line(ValueError("a: one\nb: two\n")) == "a: one; b: two"
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import pycontainer.cli.commands as commands
+    from pycontainer.cli.main import main
+
+    monkeypatch.setattr(commands, "cmd_list", lambda args: 1 / 0, raising=False)
+    assert main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err == "nsinit: internal error: ZeroDivisionError: division by zero\n"

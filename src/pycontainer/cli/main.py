@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug of ours: one line, as any error (--debug: the traceback)
+        if "--debug" in argv:
+            import traceback
+
+            traceback.print_exc()
+        _report(f"internal error: {type(e).__name__}: {_one_line(e)}", log_file, log_format)
+        return 1
 
 
 def _one_line(e: Exception) -> str:
