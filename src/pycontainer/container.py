@@ -256,8 +256,33 @@ class Container:
 
     @property
     def status(self) -> str:
-        self._state.status = self._dir.status_of(self._state)
-        return self._state.status
+        status = self._dir.status_of(self._state)
+        if status == "running" and self._frozen():
+            status = "paused"
+        self._state.status = status
+        return status
+
+    def _frozen(self) -> bool:
+        from pycontainer.cgroups import freezer
+
+        return freezer.is_frozen(self._state.cgroup_paths)
+
+    def pause(self) -> None:
+        """Freeze every process of a running container (its cgroup freezer)."""
+        from pycontainer.cgroups import freezer
+
+        status = self.status
+        if status != "running":
+            raise InvalidState(f"cannot pause a container that is {status} (only a running one)")
+        freezer.freeze(self._state.cgroup_paths)
+
+    def resume(self) -> None:
+        from pycontainer.cgroups import freezer
+
+        status = self.status
+        if status != "paused":
+            raise InvalidState(f"cannot resume a container that is {status} (only a paused one)")
+        freezer.thaw(self._state.cgroup_paths)
 
     def state(self) -> State:
         self.status  # noqa: B018 - refreshes the derived status
@@ -362,12 +387,14 @@ class Container:
             raise InvalidState("cannot kill a stopped container")
         if not all_processes:
             os.kill(self.pid, sig)
-            return
-        for pid in self.pids():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        else:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        if status == "paused" and sig == signals.SIGKILL:
+            self._thaw()  # a frozen task dies only once thawed (cgroup v1)
 
     def wait(self) -> int:
         """Wait for the init to exit; its exit code (128+N if killed by signal N).
@@ -425,11 +452,18 @@ class Container:
             except hooks.HookError as e:
                 log.warning("%s", e)
 
+    def _thaw(self) -> None:
+        from pycontainer.cgroups import freezer
+
+        freezer.thaw(self._state.cgroup_paths)
+
     def _kill_and_wait(self) -> None:
         try:
             os.kill(self.pid, signals.SIGKILL)
         except ProcessLookupError:
             pass
+        if self._frozen():
+            self._thaw()
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:

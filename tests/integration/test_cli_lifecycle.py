@@ -241,3 +241,32 @@ def test_bad_bundles_and_sockets(bundle, tmp_path):
     )
     assert r.returncode == 1 and "--console-socket" in r.stderr
     assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1  # nothing was made
+
+
+def test_pause_and_resume(bundle, tmp_path):
+    counter = tmp_path / "counter"
+    counter.write_text("")
+    bundle.config["mounts"].append(
+        {"destination": "/out", "type": "bind", "source": str(tmp_path), "options": ["bind"]}
+    )
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "while true; do printf x >> /out/counter; done"]
+    bundle.write()
+    create(bundle)
+    try:
+        nsinit(bundle, "start", bundle.id)
+        time.sleep(0.2)
+        nsinit(bundle, "pause", bundle.id)
+        assert state(bundle)["status"] == "paused"
+        frozen_at = counter.stat().st_size
+        time.sleep(0.3)
+        assert counter.stat().st_size == frozen_at  # nothing runs
+        r = nsinit(bundle, "pause", bundle.id, check=False)
+        assert r.returncode == 1 and "paused" in r.stderr
+        nsinit(bundle, "resume", bundle.id)
+        assert state(bundle)["status"] == "running"
+        time.sleep(0.3)
+        assert counter.stat().st_size > frozen_at
+        nsinit(bundle, "pause", bundle.id)
+    finally:
+        nsinit(bundle, "delete", "--force", bundle.id)  # a paused container is killed too
+    assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1

@@ -82,6 +82,8 @@ COMMANDS = {
         ),
         Command("create", "create a container; its process waits for start", CREATE_FLAGS, ["id"]),
         Command("start", "start a created container", [], ["id"]),
+        Command("pause", "freeze every process of a running container", [], ["id"]),
+        Command("resume", "thaw a paused container", [], ["id"]),
         Command("state", "print a container's state", [], ["id"]),
         Command(
             "kill",

@@ -166,6 +166,16 @@ def cmd_create(args) -> int:
     return 0
 
 
+def cmd_pause(args) -> int:
+    Container.load(args.id, _root(args)).pause()
+    return 0
+
+
+def cmd_resume(args) -> int:
+    Container.load(args.id, _root(args)).resume()
+    return 0
+
+
 def cmd_start(args) -> int:
     Container.load(args.id, _root(args)).start()
     return 0
