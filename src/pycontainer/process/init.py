@@ -1,7 +1,8 @@
 """The container's init: what runs inside the new namespaces, from the clone
 to execve, in order.  Only ever imported in the cloned child (so the parent
-does not pay for importing what only the init uses).  ``run_init`` reads top to bottom like runc's
-standard_init_linux.go; each step is a small function below it.
+does not pay for importing what only the init uses).  ``run_init`` reads top
+to bottom like runc's standard_init_linux.go; each step is a small function
+below it.
 
 The init never returns: it execs the user's process or exits, reporting any
 failure over the channel first.
@@ -62,9 +63,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
 
     os.chdir(process.cwd)
-    exec_request = finalize.prepare(
-        process, cfg.preserve_fds, cfg.seccomp
-    )  # finds args[0] or fails create, as runc
+    # Finds args[0] now, so a missing program fails create, as with runc.
+    exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
