@@ -292,10 +292,16 @@ class Container:
     def start(self) -> None:
         """Let the init exec the user's process (runc's exec-fifo semantics)."""
         with self._dir.lock():
-            self._start()
+            fd = self._start()
+        try:
+            if self._state.hooks.get("poststart"):
+                _wait_for_exec(fd)  # poststart: "after the user-specified process is executed"
+        finally:
+            os.close(fd)
         self._run_hooks_logged("poststart", "running")
 
-    def _start(self) -> None:
+    def _start(self) -> int:
+        """Write the start byte; returns the fifo's fd (see _wait_for_exec)."""
         status = self.status
         if status != "created":
             raise InvalidState(f"cannot start a container that is {status} (only a created one)")
@@ -308,8 +314,10 @@ class Container:
         try:
             os.unlink(self._dir.fifo)  # from now on the status reads "running"
             os.write(fd, b"0")
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        return fd
 
     def exec(
         self,
@@ -480,6 +488,19 @@ class Container:
             self.delete(force=True)
         except ContainerNotFound:
             pass  # already deleted, by us or someone else
+
+
+def _wait_for_exec(fifo_fd: int, timeout: float = 10.0) -> None:
+    """The init keeps its (close-on-exec) end of the exec fifo until execve:
+    when it goes, our write end reports POLLERR (no reader left)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fifo_fd, select.POLLERR)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if poller.poll(100):
+            return
 
 
 def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int | None, int | None]:

@@ -162,13 +162,15 @@ def become_root_in_user_namespace() -> None:
 
 
 def wait_for_start(fd: int) -> None:
+    """Block until ``start`` writes its byte.  The fd stays open (it is
+    close-on-exec): the starter sees it go at execve, which is how it knows
+    the user's process runs before it calls the poststart hooks."""
     while True:
         try:
             data = os.read(fd, 1)
             break
         except InterruptedError:
             continue
-    os.close(fd)
     if not data:
         raise ContainerError("exec fifo closed before start")
 
