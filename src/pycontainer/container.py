@@ -370,6 +370,38 @@ class Container:
             raise InvalidState("cannot update a stopped container")
         update_resources(self._cgroups(), resources)
 
+    def stats(self) -> dict:
+        """Resource usage now, in the shape of runc's events stats (cpu,
+        memory, pids)."""
+        from pycontainer.cgroups import stats
+
+        return stats.collect(self._state.cgroup_paths)
+
+    def oom_kills(self) -> int:
+        """How many of the container's processes the kernel OOM-killed."""
+        from pycontainer.cgroups import stats
+
+        return stats.oom_kills(self._state.cgroup_paths)
+
+    def events(self, interval: float = 5.0, tick: float = 0.1):
+        """Yield ``("stats", data)`` every ``interval`` seconds and ``("oom",
+        {})`` when the kernel OOM-kills one of its processes, until the
+        container stops."""
+        ooms = self.oom_kills()
+        next_stats = time.monotonic()
+        while self.status != "stopped":
+            now = time.monotonic()
+            if now >= next_stats:
+                yield "stats", self.stats()
+                next_stats = now + interval
+            current = self.oom_kills()
+            if current > ooms:
+                ooms = current
+                yield "oom", {}
+            time.sleep(tick)
+        if self.oom_kills() > ooms:
+            yield "oom", {}
+
     def pids(self) -> list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""
         found: set[int] = set()

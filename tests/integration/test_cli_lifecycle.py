@@ -270,3 +270,26 @@ def test_pause_and_resume(bundle, tmp_path):
     finally:
         nsinit(bundle, "delete", "--force", bundle.id)  # a paused container is killed too
     assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1
+
+
+def test_events_stats_and_oom(bundle):
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024}}
+    bundle.config["process"]["args"] = [
+        "/bin/sh",
+        "-c",
+        "sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 0.5",
+    ]
+    bundle.write()
+    create(bundle)
+    try:
+        stats = json.loads(nsinit(bundle, "events", "--stats", bundle.id).stdout)
+        assert stats["type"] == "stats" and stats["id"] == bundle.id
+        assert stats["data"]["pids"]["current"] >= 1
+        assert stats["data"]["memory"]["usage"]["limit"] == 16 * 1024 * 1024
+        nsinit(bundle, "start", bundle.id)  # the OOM comes 2 s later: `events` is listening by then
+        events = nsinit(bundle, "events", "--interval", "200ms", bundle.id).stdout.splitlines()
+        kinds = [json.loads(line)["type"] for line in events]
+        assert "stats" in kinds
+        assert "oom" in kinds  # dd's 64 MiB buffer in a 16 MiB cgroup
+    finally:
+        nsinit(bundle, "delete", "--force", bundle.id)

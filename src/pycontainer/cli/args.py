@@ -123,6 +123,15 @@ COMMANDS = {
             ],
             ["id"],
         ),
+        Command(
+            "events",
+            "print a container's resource stats and OOM kills as JSON lines",
+            [
+                Flag("--stats", "print the stats once and exit"),
+                Flag("--interval", "seconds between stats (runc's 5s form too)", str, "5s"),
+            ],
+            ["id"],
+        ),
         Command("features", "print what this runtime supports (runtime-spec features document)", [], []),
         Command(
             "spec",

@@ -275,6 +275,35 @@ def cmd_update(args) -> int:
     return 0
 
 
+def cmd_events(args) -> int:
+    """runc events: {"type": "stats" | "oom", "id": ID, "data": {...}} per line."""
+    container = Container.load(args.id, _root(args))
+    if args.stats:
+        print(jsonio.dumps({"type": "stats", "id": args.id, "data": container.stats()}))
+        return 0
+    interval = _seconds(args.interval)
+    for kind, data in container.events(interval=interval):
+        print(jsonio.dumps({"type": kind, "id": args.id, "data": data}), flush=True)
+    return 0
+
+
+def _seconds(text: str) -> float:
+    """5, 5s, 500ms, 1m (Go's duration units, as runc takes them)."""
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if text.endswith(suffix):
+            text, factor = text[: -len(suffix)], scale
+            break
+    else:
+        factor = 1.0
+    try:
+        value = float(text) * factor
+    except ValueError:
+        raise ContainerError(f"--interval {text!r}: expected a duration such as 5s or 500ms") from None
+    if value <= 0:
+        raise ContainerError("--interval must be positive")
+    return value
+
+
 def cmd_features(args) -> int:
     from pycontainer.cli.features import features
 
