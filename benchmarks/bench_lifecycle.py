@@ -65,6 +65,7 @@ from bench_start import (  # noqa: E402
     INSTALLED_NSINIT,
     WARMUP_RUNS,
     Spawned,
+    StateRootCLI,
     p90,
     quiet,
     spawn_and_wait,
@@ -107,7 +108,7 @@ Cycle = dict[str, StepSample]  # step -> its sample, for one container
 
 
 # -- the runtimes ---------------------------------------------------------------
-class LifecycleRuntime:
+class LifecycleRuntime(StateRootCLI):
     """A runc-compatible CLI, run as ``[prefix] PROG --root ROOT <command> ...``."""
 
     def __init__(self, key: str, label: str, prog: str, bundle: Path, work: Path, prefix=()) -> None:
@@ -117,9 +118,6 @@ class LifecycleRuntime:
         self.root.mkdir(parents=True)
         self.stderr_path = work / f"{key}.stderr"
         self.work = work
-
-    def command(self, *args: str) -> list[str]:
-        return [*self.prefix, self.prog, "--root", str(self.root), *args]
 
     def cycle(self, cid: str) -> Cycle:
         out: Cycle = {}
@@ -170,16 +168,6 @@ class LifecycleRuntime:
                 after = f"{STOP_TIMEOUT_S:.0f} s after kill KILL"
                 raise RuntimeError(f"{self.label}: {cid} still {status} {after}")
             time.sleep(0.002)
-
-    def delete(self, cid: str) -> None:
-        """Remove ``cid`` if it still exists (untimed), killing it if need be."""
-        if (self.root / cid).exists():
-            quiet(self.command("delete", "--force", cid))
-
-    def leftovers(self) -> list[str]:
-        listed = quiet(self.command("list", "-q")).stdout.split()
-        on_disk = os.listdir(self.root) if self.root.is_dir() else []
-        return sorted({i for i in [*listed, *on_disk] if i.startswith(ID_PREFIX)})
 
 
 class WrapperLifecycle(LifecycleRuntime):

@@ -250,7 +250,30 @@ class SpawnedRuntime(Runtime):
         return done
 
 
-class CommandRuntime(SpawnedRuntime):
+class StateRootCLI:
+    """What every runc-compatible CLI shares here: ``[prefix] PROG --root ROOT
+    ...`` commands with a state root of its own, and cleaning up after them.
+    Subclasses set ``prog``, ``prefix`` and ``root``."""
+
+    prog: str
+    prefix: list[str]
+    root: Path
+
+    def command(self, *args: str) -> list[str]:
+        return [*self.prefix, self.prog, "--root", str(self.root), *args]
+
+    def delete(self, cid: str) -> None:
+        """Remove ``cid`` if it still exists (untimed), killing it if need be."""
+        if (self.root / cid).exists():
+            quiet(self.command("delete", "--force", cid))
+
+    def leftovers(self) -> list[str]:
+        listed = quiet(self.command("list", "-q")).stdout.split()
+        on_disk = os.listdir(self.root) if self.root.is_dir() else []
+        return sorted({i for i in [*listed, *on_disk] if i.startswith(ID_PREFIX)})
+
+
+class CommandRuntime(StateRootCLI, SpawnedRuntime):
     """A runtime CLI run as ``PROG --root ROOT run -b BUNDLE ID``.  ``prefix`` is
     prepended to every command (the crun wrapper)."""
 
@@ -260,20 +283,8 @@ class CommandRuntime(SpawnedRuntime):
         self.root = work / "roots" / key
         self.root.mkdir(parents=True)
 
-    def command(self, *args: str) -> list[str]:
-        return [*self.prefix, self.prog, "--root", str(self.root), *args]
-
     def argv(self, cid: str) -> list[str]:
         return self.command("run", "-b", str(self.bundle), cid)
-
-    def delete(self, cid: str) -> None:
-        if (self.root / cid).exists():
-            quiet(self.command("delete", "--force", cid))
-
-    def leftovers(self) -> list[str]:
-        listed = quiet(self.command("list", "-q")).stdout.split()
-        on_disk = os.listdir(self.root) if self.root.is_dir() else []
-        return sorted({i for i in [*listed, *on_disk] if i.startswith(ID_PREFIX)})
 
 
 class WrapperRuntime(SpawnedRuntime):

@@ -49,6 +49,21 @@ def state_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("state")
 
 
+ENGINE_FIXTURES = REPO / "tests" / "fixtures" / "engine-configs"
+
+
+def engine_fixtures(kind: str) -> list[Path]:
+    """The engines' files by kind: "config" (has ociVersion), "process" (has
+    args, for exec --process) or "resources" (for update --resources)."""
+    out = []
+    for path in sorted(ENGINE_FIXTURES.glob("*.json")):
+        data = json.loads(path.read_text())
+        found = "config" if "ociVersion" in data else "process" if "args" in data else "resources"
+        if found == kind:
+            out.append(path)
+    return out
+
+
 def example_config(name: str = "busybox") -> dict:
     with open(SPECS / name / "config.json") as f:
         return json.load(f)

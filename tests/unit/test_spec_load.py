@@ -28,19 +28,8 @@ from pycontainer.spec import (
     models,
 )
 from pycontainer.spec._model import MISSING, Model, fields
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine-configs"
-
-
-def _fixtures(kind: str) -> list[Path]:
-    """Engine fixtures by kind: full configs have ociVersion, process files have args."""
-    out = []
-    for path in sorted(FIXTURES.glob("*.json")):
-        data = json.loads(path.read_text())
-        found = "config" if "ociVersion" in data else "process" if "args" in data else "resources"
-        if found == kind:
-            out.append(path)
-    return out
+from tests.conftest import ENGINE_FIXTURES as FIXTURES
+from tests.conftest import engine_fixtures as _fixtures
 
 
 def minimal() -> dict[str, Any]:

@@ -24,18 +24,7 @@ from pycontainer.spec import (
     validate_resources,
 )
 from pycontainer.spec.validate import CAPABILITIES
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine-configs"
-
-
-def _fixtures(kind: str) -> list[Path]:
-    out = []
-    for path in sorted(FIXTURES.glob("*.json")):
-        data = json.loads(path.read_text())
-        found = "config" if "ociVersion" in data else "process" if "args" in data else "resources"
-        if found == kind:
-            out.append(path)
-    return out
+from tests.conftest import engine_fixtures as _fixtures
 
 
 def base() -> dict[str, Any]:

@@ -91,9 +91,7 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
         parent_end.wait_for_ready()
         return pid
     except BaseException:
-        reported = abandon(parent_end, made)
-        if reported is not None:
-            raise reported from None
+        abandon(parent_end, made)  # raises the child's own report of the failure, if it sent one
         raise
     finally:
         parent_end.close()

@@ -93,9 +93,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
         parent_end.wait_for_ready(lambda: _run_create_runtime_hooks(cfg, init_pid))
         return init_pid
     except BaseException:
-        reported = abandon(parent_end, made)
-        if reported is not None:
-            raise reported from None
+        abandon(parent_end, made)  # raises the child's own report of the failure, if it sent one
         raise
     finally:
         parent_end.close()
@@ -126,14 +124,16 @@ def _follow_two_steps(channel: Channel, first: int, linux, made: list[int]) -> i
         return init_pid
 
 
-def abandon(channel: Channel, made: list[int]) -> Exception | None:
-    """After a failure: kill and reap every process made, then return the
+def abandon(channel: Channel, made: list[int]) -> None:
+    """After a failure: kill and reap every process made, then raise the
     error the child reported, if it did (its own report explains a failure
     best: a failed write to its cgroup.procs may only mean it had already
     died of it).  Its processes are gone, so the read finds it or EOF."""
     for pid in made:
         kill_and_reap(pid)
-    return channel.reported_error()
+    reported = channel.reported_error()
+    if reported is not None:
+        raise reported from None
 
 
 def kill_and_reap(pid: int) -> None:
