@@ -5,6 +5,7 @@ the host as it found it (mounts, cgroups, network links, child processes)."""
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 import shutil
@@ -21,6 +22,26 @@ REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "specs"
 NSINIT = [sys.executable, str(REPO / "bin" / "nsinit")]
 IS_ROOT = os.geteuid() == 0
+# Test the tree these tests live in, not whatever copy is installed.
+sys.path.insert(0, str(REPO / "src"))
+
+# Real containers change host-wide things (cgroups, mounts, links) that the
+# host-clean check compares; two test sessions at once on one machine would see
+# each other's containers as leaks.  So sessions take turns.
+_SESSION_LOCK = "/run/lock/pycontainer-tests.lock"
+
+
+def pytest_configure(config):
+    if not IS_ROOT:
+        return
+    os.makedirs(os.path.dirname(_SESSION_LOCK), exist_ok=True)
+    fd = os.open(_SESSION_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"waiting for another test session to finish ({_SESSION_LOCK})", file=sys.stderr)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    config._pycontainer_lock_fd = fd  # held until the process exits
 
 
 def pytest_collection_modifyitems(config, items):
