@@ -1,0 +1,27 @@
+"""Failpoints: a test-only switch that kills the runtime at a named step.
+
+Reliability tests set PYCONTAINER_FAILPOINT to a step name (for example
+``create.cgroup-made``); the process that reaches that step (nsinit, or the
+container's init before it execs) dies by SIGKILL on the spot, as if the
+machine had pulled the plug.  The tests then check that ``nsinit delete
+--force`` brings the host back to what it was.
+
+Without the variable, ``reached()`` is one dict lookup.  Step names are
+listed in STEPS so the tests can walk every one of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+ENV = "PYCONTAINER_FAILPOINT"
+
+# Every step a failpoint may name, in the order a create/start/exec/delete
+# reaches them.  A module that adds a reached() call adds its step here.
+STEPS: list[str] = []
+
+
+def reached(step: str) -> None:
+    """Die by SIGKILL here if the failpoint names this step."""
+    if os.environ.get(ENV) == step:
+        os.kill(os.getpid(), 9)
