@@ -40,8 +40,6 @@ def test_the_pids_limit_holds_inside(bundle):
 
 
 def test_devices_outside_the_rules_are_refused(bundle):
-    if cgroups.detect().mode == "v2":
-        pytest.skip("device rules on cgroup v2 need a BPF program (not yet)")
     bundle.config["process"]["capabilities"] = (
         None  # all capabilities: only the device cgroup stands in the way
     )

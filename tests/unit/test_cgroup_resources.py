@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pycontainer.cgroups import UNIFIED, CgroupLayout, V1Manager, V2Manager
+from pycontainer.cgroups import UNIFIED, CgroupLayout, V1Manager, V2Manager, devicefilter
 from pycontainer.cgroups import resources as R
 from pycontainer.cgroups.resources import (
     DEFAULT_DEVICE_RULES,
@@ -196,6 +196,13 @@ class Kernel:
         self.refuse: dict[tuple[str, str | None], int] = {}  # (file name, value or None) -> errno
         self.clamp: dict[str, object] = {}  # file name -> f(value) -> what the kernel keeps
         self.attempts: list[tuple[str, str]] = []  # every write tried, refused or not
+        self.device_programs: list[tuple[str, list]] = []  # (cgroup directory, rules) per BPF install
+
+    def install_device_program(self, directory: str, rules) -> None:
+        """Stands in for devicefilter.install (bpf(2) needs a real cgroup):
+        records the rules, after generating the program as the real one does."""
+        devicefilter.program(list(rules))
+        self.device_programs.append((str(directory), list(rules)))
 
     def __call__(self, path: str, text: str) -> None:
         name = os.path.basename(path)
@@ -225,6 +232,7 @@ def kernel(monkeypatch) -> Kernel:
     fake = Kernel()
     monkeypatch.setattr(R, "write_file", fake)
     monkeypatch.setattr(R, "_running_in_userns", lambda: False)
+    monkeypatch.setattr(devicefilter, "install", fake.install_device_program)
     return fake
 
 
@@ -703,10 +711,13 @@ def test_v2_everything_in_the_unified_dir(tmp_path, kernel, caplog) -> None:
     assert kernel.to(box, "hugetlb.2MB.max") == [str(4 << 20)]
     assert kernel.to(box, "hugetlb.2MB.rsvd.max") == [str(4 << 20)]
     assert kernel.to(box, "memory.high") == [str(100 << 20)]
-    # v1 files nowhere; swappiness, device rules and per-device weights only warned about
+    # v1 files nowhere; swappiness and per-device weights only warned about
     assert not [f for f in kernel.files() if "limit_in_bytes" in f or f.startswith(("devices.", "blkio."))]
     assert "swappiness: not supported by cgroup v2" in caplog.text
-    assert "device rules are not enforced on cgroup v2" in caplog.text
+    # the device rules: one BPF program, the config's rules then the defaults
+    ((directory, rules),) = kernel.device_programs
+    assert directory == str(box)
+    assert rules == [*res.devices, *DEFAULT_DEVICE_RULES]
     assert "weightDevice[0]: no per-device weights" in caplog.text
     # the controllers were enabled down to the container's parent, not in it
     for level in (host.unified, host.unified / "pods"):
@@ -785,6 +796,8 @@ def test_v2_no_resources_writes_nothing(tmp_path, kernel) -> None:
     apply_resources(host.manager, None)
     apply_resources(host.manager, Resources())
     assert kernel.writes == []
+    # but the device whitelist is there: the default rules, as a BPF program
+    assert [rules for _, rules in kernel.device_programs] == [list(DEFAULT_DEVICE_RULES)] * 2
 
 
 # ------------------------------------------------------------ hybrid

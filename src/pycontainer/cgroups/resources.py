@@ -29,8 +29,9 @@ written in order (``devices.allow`` or ``devices.deny``), then the default
 rules runc and crun append to every container (:data:`DEFAULT_DEVICE_RULES`:
 ``/dev/null``, ``zero``, ``full``, ``random``, ``urandom``, ``tty``, ptys,
 ``tun``, and mknod of any node).  That holds even with no ``linux.resources``
-at all.  Pure cgroup v2 needs a BPF device program for this, which is not
-implemented: rules given there are logged as not enforced.
+at all.  On pure cgroup v2 the same list becomes a BPF device program
+attached to the container's cgroup (:mod:`pycontainer.cgroups.devicefilter`);
+an update with device rules attaches the new program and detaches the old.
 
 What cannot be applied here is skipped with a log record, never silently:
 ``net_cls``/``net_prio`` (not mounted on most hosts) and ``rdma`` with a
@@ -907,15 +908,11 @@ def _devices(ctx: _Context, res: Resources | None) -> None:
     if ctx.update and not rules:
         return  # an update without device rules leaves them as they are
     place = ctx.place("devices")
+    if ctx.mode == "v2" and ctx.unified_dir is not None:
+        _devices_bpf(ctx, rules)
+        return
     if place is None or place[1]:
-        if rules and ctx.mode == "v2":
-            log.warning(
-                "%s.devices: device rules are not enforced on cgroup v2 yet (that needs a BPF "
-                "program); %d rule(s) ignored",
-                ROOT,
-                len(rules),
-            )
-        elif rules:
+        if rules:
             raise ResourceError(
                 f"{ROOT}.devices: the devices cgroup controller is not mounted on this host",
                 path=f"{ROOT}.devices",
@@ -937,6 +934,27 @@ def _devices(ctx: _Context, res: Resources | None) -> None:
         )
     for rule in DEFAULT_DEVICE_RULES:
         ctx.write(d, "devices.allow", device_rule_string(rule), f"{ROOT}.devices (default rule)")
+
+
+def _devices_bpf(ctx: _Context, rules: list) -> None:
+    """Pure cgroup v2: the same whitelist as a BPF device program attached to
+    the container's cgroup (replacing the one attached before, on update)."""
+    if _running_in_userns():
+        log.debug("%s.devices: in a user namespace, no device program can be attached; skipped", ROOT)
+        return
+    from pycontainer.cgroups import devicefilter
+
+    at = f"{ROOT}.devices"
+    try:
+        devicefilter.install(ctx.unified_dir, [*rules, *DEFAULT_DEVICE_RULES])
+    except ValueError as exc:
+        raise ConfigError(str(exc), path=at) from exc
+    except OSError as exc:
+        raise ResourceError(
+            f"{at}: cannot attach the device program to {ctx.unified_dir}: {exc.strerror or exc}",
+            path=at,
+            error_number=exc.errno,
+        ) from exc
 
 
 # ----------------------------------------------------------- unified
