@@ -372,10 +372,11 @@ class Container:
 
     def stats(self) -> dict:
         """Resource usage now, in the shape of runc's events stats (cpu,
-        memory, pids)."""
+        memory, pids, blkio, hugetlb, network_interfaces)."""
         from pycontainer.cgroups import stats
 
-        return stats.collect(self._state.cgroup_paths)
+        pid = self.pid if self.status != "stopped" else None
+        return stats.collect(self._state.cgroup_paths, pid)
 
     def oom_kills(self) -> int:
         """How many of the container's processes the kernel OOM-killed."""
@@ -383,24 +384,30 @@ class Container:
 
         return stats.oom_kills(self._state.cgroup_paths)
 
-    def events(self, interval: float = 5.0, tick: float = 0.1):
+    def events(self, interval: float = 5.0, tick: float = 0.25):
         """Yield ``("stats", data)`` every ``interval`` seconds and ``("oom",
-        {})`` when the kernel OOM-kills one of its processes, until the
-        container stops."""
-        ooms = self.oom_kills()
-        next_stats = time.monotonic()
-        while self.status != "stopped":
-            now = time.monotonic()
-            if now >= next_stats:
-                yield "stats", self.stats()
-                next_stats = now + interval
-            current = self.oom_kills()
-            if current > ooms:
-                ooms = current
-                yield "oom", {}
-            time.sleep(tick)
-        if self.oom_kills() > ooms:
-            yield "oom", {}
+        None)`` as the kernel reports an OOM in the container's cgroup (an
+        eventfd on v1, memory.events on v2: no polling), until the container
+        stops (checked every ``tick`` seconds)."""
+        import select
+
+        from pycontainer.cgroups import stats
+
+        with stats.OomWatcher(self._state.cgroup_paths) as watcher:
+            poller = select.poll()
+            if watcher.fd is not None:
+                poller.register(watcher.fd, watcher.events)
+            next_stats = time.monotonic()
+            while self.status != "stopped":
+                now = time.monotonic()
+                if now >= next_stats:
+                    yield "stats", self.stats()
+                    next_stats = now + interval
+                wait = max(0.0, min(tick, next_stats - time.monotonic()))
+                if poller.poll(wait * 1000) and watcher.read():
+                    yield "oom", None
+            if watcher.read():
+                yield "oom", None
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""

@@ -283,7 +283,10 @@ def cmd_events(args) -> int:
         return 0
     interval = _seconds(args.interval)
     for kind, data in container.events(interval=interval):
-        print(jsonio.dumps({"type": kind, "id": args.id, "data": data}), flush=True)
+        event = {"type": kind, "id": args.id}
+        if data is not None:  # runc leaves "data" out of an oom event
+            event["data"] = data
+        print(jsonio.dumps(event), flush=True)
     return 0
 
 
