@@ -58,6 +58,15 @@ def test_a_memory_hog_is_oom_killed_and_an_oom_event_arrives(bundle):
     with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:
         c.start()
         paths = c.state().cgroup_paths
+        if "memory" in paths:  # the host's value, read by cgroupspy (v1)
+            nodes = pytest.importorskip("cgroupspy.nodes")
+            node = nodes.Node("memory", parent=nodes.Node("/sys/fs/cgroup"))
+            for part in os.path.relpath(paths["memory"], "/sys/fs/cgroup/memory").split("/"):
+                node = nodes.Node(part, parent=node)
+            assert node.controller.limit_in_bytes == 16 * MiB
+        else:
+            with open(paths[""] + "/memory.max") as f:
+                assert int(f.read()) == 16 * MiB
         listener = subprocess.Popen(
             [*NSINIT, "--root", str(bundle.state_root), "events", "--interval", "60s", bundle.id],
             stdout=subprocess.PIPE,
