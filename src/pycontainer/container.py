@@ -364,7 +364,11 @@ class Container:
         """Change the resource limits of a created or running container
         (a linux.resources model; zero values mean unchanged)."""
         from pycontainer.cgroups.resources import update_resources
+        from pycontainer.spec import validate_resources
 
+        problems = validate_resources(resources, "linux.resources")
+        if problems:
+            raise ConfigError(problems)
         status = self.status
         if status == "stopped":
             raise InvalidState("cannot update a stopped container")

@@ -48,3 +48,45 @@ def test_devices_outside_the_rules_are_refused(bundle):
     r = bundle.sh("cat /dev/kmsg 2>&1 | head -1; echo x > /dev/null && echo null-ok")
     assert "Operation not permitted" in r.stdout
     assert "null-ok" in r.stdout
+
+
+def test_cgroup_namespace_and_mount_show_only_the_containers_subtree(bundle):
+    """In its cgroup namespace the container's cgroup is ``/``; the cgroup
+    mount holds only the container's processes (pids of its own pid
+    namespace); ``rw`` in the mount's options makes it writable: a
+    sub-cgroup made inside is the host's <container cgroup>/sub, and it goes
+    with the container.  (Read-only by default: test_container_rootfs.py.)"""
+    import os
+    import subprocess
+
+    from pycontainer import Container
+    from tests.conftest import NSINIT
+
+    for mount in bundle.config["mounts"]:
+        if mount["type"] == "cgroup":
+            mount["options"] = [o for o in mount["options"] if o != "ro"] + ["rw"]
+    bundle.config["process"]["args"] = ["/bin/sleep", "60"]
+    bundle.config["process"]["capabilities"] = None  # CAP_SYS_ADMIN to mkdir in a cgroup hierarchy
+    bundle.write()
+    pids = controller_dir("pids")
+    with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:
+        c.start()
+        script = (
+            f"cat /proc/self/cgroup; echo procs $(cat {pids}/cgroup.procs); mkdir {pids}/sub && echo made"
+        )
+        r = subprocess.run(
+            [*NSINIT, "--root", str(bundle.state_root), "exec", bundle.id, "/bin/sh", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert {line.split(":", 2)[2] for line in lines if line.count(":") >= 2} == {"/"}
+        procs = next(line for line in lines if line.startswith("procs")).split()[1:]
+        assert "1" in procs and len(procs) <= 3, procs  # sleep, the exec'd shell, cat: nothing of the host's
+        assert lines[-1] == "made"
+        paths = c.state().cgroup_paths
+        host_dir = paths["pids"] if "pids" in paths else paths[""]
+        assert os.path.isdir(host_dir + "/sub")
+    assert not os.path.exists(host_dir)

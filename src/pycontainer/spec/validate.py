@@ -657,13 +657,21 @@ def _resources(res: Resources, path: str) -> Iterator[Problem]:
             )
         if cpu.idle is not None and cpu.idle not in (0, 1):
             yield Problem(_join(path, "cpu.idle"), f"{cpu.idle} (expected 0, or 1 for SCHED_IDLE)")
+        if cpu.shares and not CPU_SHARES_MIN <= cpu.shares <= CPU_SHARES_MAX:
+            yield Problem(
+                _join(path, "cpu.shares"),
+                f"{cpu.shares} is out of range (expected {CPU_SHARES_MIN}..{CPU_SHARES_MAX}, or 0 for unset)",
+            )
     if res.block_io is not None:
-        for i, device in enumerate(res.block_io.weight_device):
+        bio = res.block_io
+        for key, value in (("blockIO.weight", bio.weight), ("blockIO.leafWeight", bio.leaf_weight)):
+            yield from _blkio_weight(_join(path, key), value)
+        for i, device in enumerate(bio.weight_device):
+            at = f"{_join(path, 'blockIO.weightDevice')}[{i}]"
             if device.weight is None and device.leaf_weight is None:
-                yield Problem(
-                    f"{_join(path, 'blockIO.weightDevice')}[{i}]",
-                    "neither weight nor leafWeight given (expected at least one)",
-                )
+                yield Problem(at, "neither weight nor leafWeight given (expected at least one)")
+            yield from _blkio_weight(f"{at}.weight", device.weight)
+            yield from _blkio_weight(f"{at}.leafWeight", device.leaf_weight)
     for i, hugepage in enumerate(res.hugepage_limits):
         if not _is_page_size(hugepage.page_size):
             yield Problem(
@@ -684,6 +692,19 @@ def _resources(res: Resources, path: str) -> Iterator[Problem]:
                 f"{_q(key)} is not a cgroup file name (expected CONTROLLER.PARAMETER such as "
                 f'"memory.high", without "/")',
             )
+
+
+# The ranges the kernel takes: v1 cpu.shares (runc refuses what the kernel would clamp) and the
+# blkio weights (v1 blkio.weight, and what runc converts to io.weight on v2).  0 means unset.
+CPU_SHARES_MIN, CPU_SHARES_MAX = 2, 262144
+BLKIO_WEIGHT_MIN, BLKIO_WEIGHT_MAX = 10, 1000
+
+
+def _blkio_weight(at: str, value: int | None) -> Iterator[Problem]:
+    if value and not BLKIO_WEIGHT_MIN <= value <= BLKIO_WEIGHT_MAX:
+        yield Problem(
+            at, f"{value} is out of range (expected {BLKIO_WEIGHT_MIN}..{BLKIO_WEIGHT_MAX}, or 0 for unset)"
+        )
 
 
 # --- linux: security ----------------------------------------------------------------------------------
