@@ -688,6 +688,26 @@ def test_unified_key_format(key: str) -> None:
     assert [p.split(":")[0] for p in problems(data)] == [f"linux.resources.unified[{json.dumps(key)}]"]
 
 
+def test_weights_and_shares_in_the_kernels_range() -> None:
+    data = base()
+    data["linux"]["resources"]["cpu"] = {"shares": 1}
+    data["linux"]["resources"]["blockIO"] = {
+        "weight": 1001,
+        "leafWeight": 9,
+        "weightDevice": [{"major": 8, "minor": 0, "weight": 10, "leafWeight": 2000}],
+    }
+    assert problems(data) == [
+        "linux.resources.cpu.shares: 1 is out of range (expected 2..262144, or 0 for unset)",
+        "linux.resources.blockIO.weight: 1001 is out of range (expected 10..1000, or 0 for unset)",
+        "linux.resources.blockIO.leafWeight: 9 is out of range (expected 10..1000, or 0 for unset)",
+        "linux.resources.blockIO.weightDevice[0].leafWeight: 2000 is out of range (expected 10..1000, "
+        "or 0 for unset)",
+    ]
+    data["linux"]["resources"]["cpu"] = {"shares": 262144}
+    data["linux"]["resources"]["blockIO"] = {"weight": 0, "leafWeight": 10}
+    assert problems(data) == []
+
+
 def test_validate_resources_paths_are_rooted() -> None:
     resources = load_resources({"memory": {"swappiness": 200}})
     assert [p.path for p in validate_resources(resources)] == ["memory.swappiness"]
