@@ -191,6 +191,7 @@ class Container:
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
             ours, console_fd = _console_fds(spec.process, console_socket, undo)
+            idmapped = _idmapped_mounts(spec, undo)
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
             manager = cgroups.manager_for(cgroups_path, container_id)
@@ -216,6 +217,7 @@ class Container:
                 console_fd=console_fd,
                 new_keyring=new_keyring,
             )
+            init_cfg.idmapped_fds = idmapped
             init_cfg.hook_state = {
                 "ociVersion": OCI_VERSION,
                 "id": container_id,
@@ -245,6 +247,8 @@ class Container:
                 write_pid_file(pid_file, pid)
             undo.pop_all()
         os.close(fifo_fd)
+        for fd in idmapped.values():
+            os.close(fd)  # the init has moved them into place
         if console_fd is not None:
             os.close(console_fd)  # the init's end
         state.status = "created"
@@ -573,6 +577,21 @@ def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int |
     return ours, theirs
 
 
+def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:
+    """Detached idmapped copies of the sources of mounts with uid/gid
+    mappings (made here: the kernel wants the host's CAP_SYS_ADMIN)."""
+    if not spec.mounts or not any(m.uid_mappings or m.gid_mappings or m.options for m in spec.mounts):
+        return {}
+    from pycontainer import idmapped
+
+    if not any(idmapped.wanted(m) for m in spec.mounts):
+        return {}
+    fds = idmapped.prepare(spec)
+    for fd in fds.values():
+        undo.callback(os.close, fd)
+    return fds
+
+
 def _compile_seccomp(spec, root):
     """``linux.seccomp`` compiled to BPF (None without one), cached under the
     state root: compiling an engine's profile costs more than a container start."""
@@ -619,6 +638,12 @@ def _check_rootless(spec, plan) -> None:
         )
     if plan.new_user:
         rootless.check_mappings(spec.linux)
+    for index, m in enumerate(spec.mounts):
+        if m.uid_mappings or m.gid_mappings or any(o in ("idmap", "ridmap") for o in m.options):
+            raise ConfigError(
+                "idmapped mounts need root (the kernel wants CAP_SYS_ADMIN over the filesystem)",
+                f"mounts[{index}]",
+            )
 
 
 def not_applied(spec) -> list[str]:
@@ -644,8 +669,6 @@ def not_applied(spec) -> list[str]:
         ):
             if getattr(process, name):
                 fields.append(f"process.{key}")
-    if any(m.uid_mappings or m.gid_mappings for m in spec.mounts):
-        fields.append("mounts[].uidMappings/gidMappings")
     return fields
 
 
