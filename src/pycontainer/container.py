@@ -580,16 +580,18 @@ def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int |
 def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:
     """Detached idmapped copies of the sources of mounts with uid/gid
     mappings (made here: the kernel wants the host's CAP_SYS_ADMIN)."""
-    if not spec.mounts or not any(m.uid_mappings or m.gid_mappings or m.options for m in spec.mounts):
+    if not any(_wants_idmap(m) for m in spec.mounts):
         return {}
     from pycontainer import idmapped
 
-    if not any(idmapped.wanted(m) for m in spec.mounts):
-        return {}
     fds = idmapped.prepare(spec)
     for fd in fds.values():
         undo.callback(os.close, fd)
     return fds
+
+
+def _wants_idmap(m) -> bool:
+    return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
 
 
 def _compile_seccomp(spec, root):
@@ -639,7 +641,7 @@ def _check_rootless(spec, plan) -> None:
     if plan.new_user:
         rootless.check_mappings(spec.linux)
     for index, m in enumerate(spec.mounts):
-        if m.uid_mappings or m.gid_mappings or any(o in ("idmap", "ridmap") for o in m.options):
+        if _wants_idmap(m):
             raise ConfigError(
                 "idmapped mounts need root (the kernel wants CAP_SYS_ADMIN over the filesystem)",
                 f"mounts[{index}]",

@@ -80,7 +80,7 @@ def _mappings(spec, m, where: str):
         if not (m.uid_mappings and m.gid_mappings):
             missing = "gidMappings" if m.uid_mappings else "uidMappings"
             raise ConfigError(
-                f"an idmapped mount needs both uidMappings and gidMappings ({missing} missing)", where
+                f"an idmapped mount needs both uidMappings and gidMappings ({missing} is missing)", where
             )
         return m.uid_mappings, m.gid_mappings
     linux = spec.linux

@@ -354,3 +354,19 @@ def test_no_user_namespace_is_refused(home):
     del home.config["linux"]["uidMappings"], home.config["linux"]["gidMappings"]
     line = _fails_cleanly(home, home.sh("true"), "linux.namespaces")
     assert "user namespace" in line
+
+
+def test_idmapped_mount_is_refused(home):
+    home.config["mounts"].append(
+        {
+            "destination": "/tmp",
+            "type": "bind",
+            "source": str(home.bundle),
+            "options": ["rbind"],
+            "uidMappings": [{"containerID": 0, "hostID": home.user.uid, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": home.user.gid, "size": 1}],
+        }
+    )
+    index = len(home.config["mounts"]) - 1
+    line = _fails_cleanly(home, home.sh("true"), f"mounts[{index}]")
+    assert "idmapped mounts need root" in line
