@@ -224,7 +224,10 @@ class Container:
                 "bundle": os.fspath(spec.bundle),
                 "annotations": dict(spec.annotations),
             }
-            pid = spawn_init(init_cfg, manager.add)
+            place = manager.add
+            if rootless:
+                place = rl.place_in_cgroups(manager)
+            pid = spawn_init(init_cfg, place)
             undo.callback(kill_and_reap, pid)
 
             state = State(

@@ -177,23 +177,42 @@ def delegated_cgroups(manager):
             part.create()
         except ContainerError as e:
             log.debug("rootless: %s", e)
-            skipped.append(directory)
+            skipped.extend(keys)
             continue
         if _can_move_into(directory, manager.layout.mountpoint(keys[0]), ours.get(keys[0]), UNIFIED in keys):
             kept.update(dict.fromkeys(keys, directory))
             created.extend(part.created_dirs())
         else:
             part.destroy()
-            skipped.append(directory)
+            skipped.extend(keys)
     if skipped:
-        log.warning(
-            "rootless: not using cgroups the user may not manage (not delegated): %s", ", ".join(skipped)
-        )
+        names = ", ".join(sorted(key or "unified" for key in skipped))
+        log.warning("rootless: cgroups not delegated to the user are not used: %s (%s)", names, manager.path)
     if not kept:
         return NoCgroups(manager.path, manager.layout)
     used = type(manager)(manager.path, manager.layout, kept)
     used.adopt(created)
     return used
+
+
+def place_in_cgroups(manager):
+    """``manager.add`` for the init, where a refusal is a warning: a v1
+    hierarchy takes a process only from a writer of its uid, which the init
+    is not when the container's root is a subordinate id."""
+
+    by_dir: dict[str, list[str]] = {}
+    for key, directory in manager.paths().items():
+        by_dir.setdefault(directory, []).append(key)
+    parts = [type(manager)(manager.path, manager.layout, dict.fromkeys(k, d)) for d, k in by_dir.items()]
+
+    def add(pid: int) -> None:
+        for part in parts:
+            try:
+                part.add(pid)
+            except ContainerError as e:
+                log.warning("rootless: %s", e)
+
+    return add
 
 
 def _can_move_into(directory: str, mountpoint: str, current: str | None, unified: bool) -> bool:

@@ -210,7 +210,7 @@ def test_state_root_without_xdg_runtime_dir_is_under_run_user(home):
 def test_cgroups_not_delegated_are_skipped_with_a_warning(home):
     r = home.sh("cat /proc/self/cgroup")
     assert r.returncode == 0, r.stderr
-    assert "not using cgroups the user may not manage" in r.stderr
+    assert "cgroups not delegated to the user are not used" in r.stderr
     assert "Traceback" not in r.stderr
 
 
@@ -370,3 +370,33 @@ def test_idmapped_mount_is_refused(home):
     index = len(home.config["mounts"]) - 1
     line = _fails_cleanly(home, home.sh("true"), f"mounts[{index}]")
     assert "idmapped mounts need root" in line
+
+
+@pytest.fixture
+def delegated_pids_cgroup(user):
+    """A v1 pids cgroup handed to the user, as a delegating supervisor would;
+    removed afterwards."""
+    from tests.conftest import OUR_CGROUP_PREFIXES
+
+    name = f"{OUR_CGROUP_PREFIXES[0]}deleg-{uuid.uuid4().hex[:8]}"
+    if not os.path.isdir("/sys/fs/cgroup/pids"):  # v2: the user would need the common ancestor too
+        pytest.skip("delegation on a pure cgroup v2 host needs the session's cgroup to be the user's")
+    top = Path("/sys/fs/cgroup/pids") / name
+    top.mkdir()
+    for path in (top, top / "cgroup.procs"):
+        os.chown(path, user.uid, user.gid)
+    yield f"/{name}"
+    for sub in sorted(top.glob("**/"), key=lambda p: -len(p.parts)):
+        sub.rmdir()
+
+
+def test_delegated_cgroup_is_used_and_limits_apply(home, delegated_pids_cgroup):
+    home.config["linux"]["cgroupsPath"] = f"{delegated_pids_cgroup}/ctr"
+    home.config["linux"]["resources"] = {"pids": {"limit": 42}}
+    r = home.sh("grep pids /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith(f"pids:{delegated_pids_cgroup}/ctr")
+    assert lines[1] == "42"
+    assert "pids" not in r.stderr.split("are not used:")[1].split("(")[0]  # only the others are skipped
+    assert not Path(f"/sys/fs/cgroup/pids{delegated_pids_cgroup}/ctr").exists()  # removed by delete
