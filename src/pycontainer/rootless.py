@@ -114,36 +114,70 @@ def check_mappings(linux) -> None:
 def write_id_maps(pid: int, uid_mappings, gid_mappings) -> None:
     """Write the child's maps as an unprivileged user: the own-id line
     directly (setgroups denied first for gid_map, as the kernel demands),
-    anything else through newuidmap/newgidmap."""
+    anything else through newuidmap/newgidmap, both helpers at once (each is
+    a setuid program start, a few ms)."""
     from pycontainer import namespaces
 
-    if uid_mappings:
-        if only_own_id(uid_mappings, "uid"):
-            namespaces._write(f"/proc/{pid}/uid_map", namespaces.format_id_map(uid_mappings))
-        else:
-            _run_helper("uid", pid, uid_mappings)
-    if gid_mappings:
-        if only_own_id(gid_mappings, "gid"):
-            namespaces._write(f"/proc/{pid}/setgroups", "deny")
-            namespaces._write(f"/proc/{pid}/gid_map", namespaces.format_id_map(gid_mappings))
-        else:
-            _run_helper("gid", pid, gid_mappings)
+    helpers = []
+    try:
+        for kind, mappings in (("uid", uid_mappings), ("gid", gid_mappings)):
+            if not mappings:
+                continue
+            if not only_own_id(mappings, kind):
+                helpers.append(_spawn_helper(kind, pid, mappings))
+            elif kind == "uid":
+                namespaces._write(f"/proc/{pid}/uid_map", namespaces.format_id_map(mappings))
+            else:
+                namespaces._write(f"/proc/{pid}/setgroups", "deny")
+                namespaces._write(f"/proc/{pid}/gid_map", namespaces.format_id_map(mappings))
+    finally:
+        failures = [failure for failure in map(_wait_helper, helpers) if failure]
+    if failures:
+        raise ContainerError(failures[0])
 
 
-def _run_helper(kind: str, pid: int, mappings) -> None:
-    import subprocess
-
+def _spawn_helper(kind: str, pid: int, mappings) -> tuple[int, int, list[str]]:
+    """Start newuidmap/newgidmap PID ID HOST SIZE...: (its pid, the read end
+    of its stderr, its argv)."""
     helper = find_helper(kind) or HELPERS[kind]
     argv = [helper, str(pid)]
     for m in mappings:
         argv += [str(m.container_id), str(m.host_id), str(m.size)]
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
     try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        child = os.posix_spawn(
+            helper,
+            argv,
+            {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDWR, 0),
+                (os.POSIX_SPAWN_DUP2, 0, 1),
+                (os.POSIX_SPAWN_DUP2, write_end, 2),
+            ],
+        )
     except OSError as e:
+        os.close(read_end)
         raise ContainerError(f"{helper}: {e.strerror}") from None
-    if p.returncode != 0:
-        detail = p.stderr.strip() or f"exit status {p.returncode}"
-        raise ContainerError(f"{' '.join(argv)}: {detail}")
+    finally:
+        os.close(write_end)
+    return child, read_end, argv
+
+
+def _wait_helper(helper: tuple[int, int, list[str]]) -> str | None:
+    """Wait for a helper; its failure as a message, None if it succeeded."""
+    child, read_end, argv = helper
+    chunks = []
+    try:
+        while chunk := os.read(read_end, 4096):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return None
+    detail = b"".join(chunks).decode(errors="replace").strip() or f"exit status {code}"
+    return f"{' '.join(argv)}: {detail}"
 
 
 def _user_name(uid: int) -> str | None:
