@@ -19,7 +19,7 @@ import time
 from pycontainer import OCI_VERSION, signals
 from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
 from pycontainer.log import get_logger
-from pycontainer.state import DEFAULT_ROOT, State, StateDir, check_id, now_rfc3339, process_start_time
+from pycontainer.state import State, StateDir, check_id, default_root, now_rfc3339, process_start_time
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
@@ -126,9 +126,10 @@ class Container:
 
     # -- finding and making ----------------------------------------------------
     @classmethod
-    def load(cls, container_id: str, root: str | os.PathLike = DEFAULT_ROOT) -> Container:
-        """The existing container ``container_id`` (ContainerNotFound if none)."""
-        state_dir = StateDir(root, container_id)
+    def load(cls, container_id: str, root: str | os.PathLike | None = None) -> Container:
+        """The existing container ``container_id`` (ContainerNotFound if none);
+        ``root`` defaults to :func:`state.default_root`."""
+        state_dir = StateDir(default_root() if root is None else root, container_id)
         return cls(state_dir, state_dir.load())
 
     @classmethod
@@ -138,7 +139,7 @@ class Container:
         bundle: str | os.PathLike | None = None,
         *,
         spec=None,
-        root: str | os.PathLike = DEFAULT_ROOT,
+        root: str | os.PathLike | None = None,
         pid_file: str | os.PathLike | None = None,
         no_pivot: bool = False,
         preserve_fds: int = 0,
@@ -151,13 +152,15 @@ class Container:
         directory (its config.json is loaded) or a loaded ``spec``.  With
         ``process.terminal``, the pty's master goes to ``console_socket``, or
         without one to :meth:`terminal` (``terminal_here``: the caller stays
-        to use it; ``nsinit create`` does not, and then needs the socket)."""
+        to use it; ``nsinit create`` does not, and then needs the socket).
+        ``root``: the state root (default :func:`state.default_root`)."""
         from pycontainer import cgroups, namespaces
         from pycontainer.cgroups.resources import apply_resources
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
 
         check_id(container_id)  # it names a directory and a cgroup: first of all
+        root = default_root() if root is None else root
         if spec is None:
             if bundle is None:
                 raise TypeError("Container.create needs a bundle or a spec")
@@ -172,6 +175,9 @@ class Container:
         if spec.mounts and not plan.has("mount"):
             raise ConfigError("mounts need a new or joined mount namespace (linux.namespaces)", "mounts")
         namespaces.check_join_paths(plan)
+        rootless = os.geteuid() != 0
+        if rootless:
+            _check_rootless(spec, plan)
         cgroups_path = (spec.linux.cgroups_path if spec.linux else None) or cgroups.default_cgroups_path(
             container_id
         )
@@ -185,12 +191,21 @@ class Container:
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
             ours, console_fd = _console_fds(spec.process, console_socket, undo)
+            idmapped = _idmapped_mounts(spec, undo)
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
             manager = cgroups.manager_for(cgroups_path, container_id)
-            manager.create()
-            undo.callback(manager.destroy)
-            apply_resources(manager, spec.linux.resources if spec.linux else None)
+            resources = spec.linux.resources if spec.linux else None
+            if rootless:  # only the cgroups delegated to the user; the rest is a warning
+                from pycontainer import rootless as rl
+
+                manager = rl.delegated_cgroups(manager)
+                undo.callback(manager.destroy)
+                rl.apply_resources(manager, resources)
+            else:
+                manager.create()
+                undo.callback(manager.destroy)
+                apply_resources(manager, resources)
             init_cfg = InitConfig(
                 spec=spec,
                 plan=plan,
@@ -202,13 +217,17 @@ class Container:
                 console_fd=console_fd,
                 new_keyring=new_keyring,
             )
+            init_cfg.idmapped_fds = idmapped
             init_cfg.hook_state = {
                 "ociVersion": OCI_VERSION,
                 "id": container_id,
                 "bundle": os.fspath(spec.bundle),
                 "annotations": dict(spec.annotations),
             }
-            pid = spawn_init(init_cfg, manager.add)
+            place = manager.add
+            if rootless:
+                place = rl.place_in_cgroups(manager)
+            pid = spawn_init(init_cfg, place)
             undo.callback(kill_and_reap, pid)
 
             state = State(
@@ -231,6 +250,8 @@ class Container:
                 write_pid_file(pid_file, pid)
             undo.pop_all()
         os.close(fifo_fd)
+        for fd in idmapped.values():
+            os.close(fd)  # the init has moved them into place
         if console_fd is not None:
             os.close(console_fd)  # the init's end
         state.status = "created"
@@ -480,6 +501,11 @@ class Container:
         """The container's cgroup manager, rebuilt from its state."""
         from pycontainer import cgroups
 
+        if not self._state.cgroup_paths:  # rootless, with no cgroup delegated
+            from pycontainer.rootless import NoCgroups
+
+            return NoCgroups(self._state.cgroups_path)
+
         return cgroups.from_state(
             self._state.cgroups_path, self._state.cgroup_paths, self._state.cgroup_created
         )
@@ -565,6 +591,23 @@ def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int |
     return ours, theirs
 
 
+def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:
+    """Detached idmapped copies of the sources of mounts with uid/gid
+    mappings (made here: the kernel wants the host's CAP_SYS_ADMIN)."""
+    if not any(_wants_idmap(m) for m in spec.mounts):
+        return {}
+    from pycontainer import idmapped
+
+    fds = idmapped.prepare(spec)
+    for fd in fds.values():
+        undo.callback(os.close, fd)
+    return fds
+
+
+def _wants_idmap(m) -> bool:
+    return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
+
+
 def _compile_seccomp(spec, root):
     """``linux.seccomp`` compiled to BPF (None without one), cached under the
     state root: compiling an engine's profile costs more than a container start."""
@@ -599,6 +642,26 @@ def _check_runnable(spec) -> None:
         log.warning("%s is not applied by this version of pycontainer", field)
 
 
+def _check_rootless(spec, plan) -> None:
+    """An unprivileged user's container: it needs a user namespace, and may
+    map only the ids the user holds (rootless.check_mappings)."""
+    from pycontainer import rootless
+
+    if not plan.has("user"):
+        raise ConfigError(
+            'an unprivileged user needs a user namespace (add {"type": "user"} and id mappings)',
+            "linux.namespaces",
+        )
+    if plan.new_user:
+        rootless.check_mappings(spec.linux)
+    for index, m in enumerate(spec.mounts):
+        if _wants_idmap(m):
+            raise ConfigError(
+                "idmapped mounts need root (the kernel wants CAP_SYS_ADMIN over the filesystem)",
+                f"mounts[{index}]",
+            )
+
+
 def not_applied(spec) -> list[str]:
     """The config's fields that this version reads but does not act on yet."""
     linux, process = spec.linux, spec.process
@@ -622,8 +685,6 @@ def not_applied(spec) -> list[str]:
         ):
             if getattr(process, name):
                 fields.append(f"process.{key}")
-    if any(m.uid_mappings or m.gid_mappings for m in spec.mounts):
-        fields.append("mounts[].uidMappings/gidMappings")
     return fields
 
 

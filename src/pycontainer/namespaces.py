@@ -126,13 +126,17 @@ def write_id_maps(pid: int, uid_mappings, gid_mappings) -> None:
     """Write the child's uid_map and gid_map from the parent.
 
     An unprivileged writer must deny setgroups before it may write gid_map
-    (user_namespaces(7)); root keeps setgroups allowed, as runc does."""
+    (user_namespaces(7)); root keeps setgroups allowed, as runc does.
+    An unprivileged user's maps are written as in rootless.write_id_maps."""
+    if os.geteuid() != 0:
+        from pycontainer import rootless
+
+        rootless.write_id_maps(pid, uid_mappings, gid_mappings)
+        return
     proc = f"/proc/{pid}"
     if uid_mappings:
         _write(f"{proc}/uid_map", format_id_map(uid_mappings))
     if gid_mappings:
-        if os.geteuid() != 0:
-            _write(f"{proc}/setgroups", "deny")
         _write(f"{proc}/gid_map", format_id_map(gid_mappings))
 
 

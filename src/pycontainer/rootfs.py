@@ -41,6 +41,8 @@ from pycontainer.securejoin import fd_path, open_in_root
 
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x04
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
 
 
 class DeviceNode:
@@ -82,7 +84,9 @@ DEV_LINKS = (
 # -- before pivot_root ---------------------------------------------------------------
 
 
-def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
+def prepare(
+    spec, cgroup_dirs: dict[str, str], bind_devices: bool, idmapped: dict[int, int] | None = None
+) -> None:
     """Everything that needs the host's view: propagation, the rootfs as a
     mount point, the config's mounts, devices and the cwd.
 
@@ -90,7 +94,9 @@ def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
     ("memory", "unified", ... or "" on a pure v2 host) to the container's
     cgroup directory on the host, for ``cgroup`` mounts.  ``bind_devices``:
     bind-mount the host's device nodes instead of mknod (in a user namespace
-    mknod is not allowed)."""
+    mknod is not allowed).  ``idmapped``: mounts index -> a detached idmapped
+    copy of the source (made by the parent, idmapped.py), moved into place
+    instead of a bind mount."""
     linux = spec.linux
     rootfs = os.fspath(spec.rootfs)
     propagation = PROPAGATION_FLAGS.get(
@@ -108,7 +114,9 @@ def prepare(spec, cgroup_dirs: dict[str, str], bind_devices: bool) -> None:
         for index, m in enumerate(spec.mounts):
             if m.destination.rstrip("/") == "/dev" and _is_bind(m):
                 dev_is_bind = True
-            _mount_entry(root_fd, m, f"mounts[{index}]", spec.bundle, cgroup_dirs)
+            _mount_entry(
+                root_fd, m, f"mounts[{index}]", spec.bundle, cgroup_dirs, (idmapped or {}).get(index)
+            )
         if not dev_is_bind:
             devices = list(DEFAULT_DEVICES) + [
                 DeviceNode(
@@ -151,7 +159,9 @@ def _is_bind(m) -> bool:
     return m.type == "bind" or any(o in ("bind", "rbind") for o in m.options)
 
 
-def _mount_entry(root_fd: int, m, where: str, bundle, cgroup_dirs: dict[str, str]) -> None:
+def _mount_entry(
+    root_fd: int, m, where: str, bundle, cgroup_dirs: dict[str, str], idmapped_fd: int | None = None
+) -> None:
     opts = parse_mount_options(m.options, m.type)
     if m.type == "cgroup":
         _mount_cgroup(root_fd, m, opts, cgroup_dirs)
@@ -169,7 +179,11 @@ def _mount_entry(root_fd: int, m, where: str, bundle, cgroup_dirs: dict[str, str
     target_fd = _open_target(root_fd, m.destination, create, where)
     try:
         target = fd_path(target_fd)
-        if opts.bind:
+        if idmapped_fd is not None:
+            flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+            syscalls.move_mount(idmapped_fd, "", target_fd, "", flags)
+            os.close(idmapped_fd)
+        elif opts.bind:
             syscalls.mount(source, target, None, MS_BIND | (MS_REC if opts.recursive else 0))
         else:
             syscalls.mount(source or m.type, target, m.type, opts.flags, opts.data or None)

@@ -1,5 +1,6 @@
 """Container state on disk: one directory per container under the state root
-(default /run/pycontainer), holding ``state.json`` and the exec fifo.
+(default /run/pycontainer; for another user, a directory of its own: see
+``default_root``), holding ``state.json`` and the exec fifo.
 
 The status is never stored: it is derived each time from the init process
 (alive, and the same process: its start time is kept, so a reused pid cannot
@@ -19,6 +20,17 @@ STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"  # the config the container was created with (exec's defaults)
 EXEC_FIFO = "exec.fifo"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
+
+
+def default_root() -> str:
+    """The state root when none is given: /run/pycontainer for root; for any
+    other user $XDG_RUNTIME_DIR/pycontainer, else /run/user/UID/pycontainer
+    (runc's rule: an unprivileged user cannot write /run)."""
+    uid = os.geteuid()
+    if uid == 0:
+        return DEFAULT_ROOT
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{uid}"
+    return os.path.join(runtime_dir, "pycontainer")
 
 
 def check_id(container_id: str) -> None:

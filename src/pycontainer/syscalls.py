@@ -92,6 +92,21 @@ def mount_setattr(
     _check("mount_setattr", rc)
 
 
+def open_tree(dirfd: int, path: str, flags: int) -> int:
+    """open_tree(2); returns the fd of the (detached, with OPEN_TREE_CLONE) mount."""
+    return _check("open_tree", lib.pyc_open_tree(dirfd, _cstr(path), flags))
+
+
+def move_mount(from_dirfd: int, from_path: str, to_dirfd: int, to_path: str, flags: int) -> None:
+    _check("move_mount", lib.pyc_move_mount(from_dirfd, _cstr(from_path), to_dirfd, _cstr(to_path), flags))
+
+
+def userns_fd(uid_map: str, gid_map: str) -> int:
+    """An fd of a new user namespace with these uid_map/gid_map lines (for
+    MOUNT_ATTR_IDMAP); nothing else of it remains."""
+    return _check("user namespace for an idmapping", lib.pyc_userns_fd(uid_map.encode(), gid_map.encode()))
+
+
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_IN_ROOT = 0x10
 

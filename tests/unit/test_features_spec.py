@@ -32,7 +32,8 @@ needs_runc = pytest.mark.skipif(RUNC is None, reason="runc is not installed")
 
 # What we list deliberately differently from runc (see the modules' docstrings).
 OUR_EXTRA_MOUNT_OPTIONS = {"copy-symlink", "src-nofollow", "dest-nofollow"}  # crun's, parsed by mountopts
-RUNC_ONLY_MOUNT_OPTIONS = {"idmap", "ridmap"}  # newer runc; idmapped mounts are not implemented here
+OUR_EXTRA_MOUNT_OPTIONS |= {"idmap", "ridmap"}  # runc >= 1.2 lists them too; an older one does not
+RUNC_ONLY_MOUNT_OPTIONS: set[str] = set()
 OUR_EXTRA_MASKED_PATHS = {"/sys/devices/virtual/tpm"}  # runc >= 1.2 masks it, 1.1 does not
 
 
@@ -72,7 +73,7 @@ def test_features_keys_and_types():
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
     for name in ("apparmor", "selinux", "intelRdt", "netDevices"):
         assert linux[name] == {"enabled": False}
-    assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
+    assert linux["mountExtensions"] == {"idmap": {"enabled": True}}
     seccomp = linux["seccomp"]
     assert list(seccomp) == ["enabled", "actions", "operators", "archs", "knownFlags", "supportedFlags"]
     assert seccomp["enabled"] is True
@@ -122,8 +123,9 @@ def test_every_listed_mount_option_is_recognized():
     # the ones the brief singles out
     for opt in ("bind", "rbind", "rro", "rprivate", "shared", "runbindable", "tmpcopyup", "defaults"):
         assert opt in options
-    # filesystem data and idmap requests are not listed
-    assert not {"idmap", "ridmap", "mode=755"} & set(options)
+    # filesystem data is not listed; idmap requests are
+    assert "mode=755" not in options
+    assert {"idmap", "ridmap"} <= set(options)
     assert parse_mount_options(["mode=755"]).data == "mode=755"
 
 

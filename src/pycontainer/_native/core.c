@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SYS_mount_setattr
@@ -264,4 +265,77 @@ int pyc_exec(const struct pyc_exec *e, const char **failed_step)
     execve(e->path, e->argv, e->envp);
     *failed_step = "execve";
     return -1;
+}
+
+/* -- idmapped mounts ----------------------------------------------------------
+ * The parent (root in the host's user namespace, which the kernel requires
+ * over the filesystem) clones the bind source as a detached mount, gives it
+ * the mapping of a user namespace made for the purpose, and the init moves it
+ * to its target (crun's and runc's way). */
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+
+int pyc_open_tree(int dirfd, const char *path, unsigned int flags)
+{
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+int pyc_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                   unsigned int flags)
+{
+    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *text)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* An fd of a new user namespace with these maps ("ID HOST SIZE\n" lines):
+ * a child is cloned into it and waits on a pipe while the maps are written
+ * and its namespace is opened, then exits.  The child only reads and exits
+ * (raw syscalls), so no fork hooks are needed. */
+int pyc_userns_fd(const char *uid_map, const char *gid_map)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return -1;
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        char c;
+        syscall(SYS_close, pipefd[1]);
+        syscall(SYS_read, pipefd[0], &c, 1);  /* returns at EOF: the parent is done */
+        syscall(SYS_exit_group, 0);
+    }
+    int saved = errno, fd = -1;
+    close(pipefd[0]);
+    if (pid > 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/ns/user", pid);
+        if (write_proc_file((pid_t)pid, "uid_map", uid_map) == 0 &&
+            write_proc_file((pid_t)pid, "gid_map", gid_map) == 0)
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        saved = errno;
+    }
+    close(pipefd[1]);
+    if (pid > 0)
+        while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    errno = saved;
+    return fd;
 }

@@ -51,3 +51,9 @@ int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
 int pyc_capget(unsigned long long *effective, unsigned long long *permitted,
                unsigned long long *inheritable);
 int pyc_exec(const struct pyc_exec *e, const char **failed_step);
+
+/* idmapped mounts (mounts[].uidMappings/gidMappings) */
+int pyc_open_tree(int dirfd, const char *path, unsigned int flags);
+int pyc_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                   unsigned int flags);
+int pyc_userns_fd(const char *uid_map, const char *gid_map);

@@ -42,7 +42,7 @@ class Command:
 
 
 GLOBAL = [
-    Flag("--root", "state directory (default /run/pycontainer)", str),
+    Flag("--root", "state directory (default /run/pycontainer; a user: $XDG_RUNTIME_DIR/pycontainer)", str),
     Flag("--log", "append errors to this file", str),
     Flag("--log-format", "text or json", str, "text"),
     Flag("--debug", "log debug messages"),

@@ -7,11 +7,11 @@ import os
 from pycontainer import jsonio, signals
 from pycontainer.container import Container, write_pid_file
 from pycontainer.errors import ContainerError, ExecFailed
-from pycontainer.state import DEFAULT_ROOT
+from pycontainer.state import default_root
 
 
 def _root(args) -> str:
-    return args.root or DEFAULT_ROOT
+    return args.root or default_root()
 
 
 def _create(args, container_id: str, bundle: str, spec=None, *, foreground: bool = False) -> Container:

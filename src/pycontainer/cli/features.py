@@ -86,9 +86,7 @@ def mount_options() -> list[str]:
     """Every option name :func:`pycontainer.mountopts.parse_mount_options`
     recognizes (none of them reaches the filesystem's ``data``), sorted.
 
-    ``idmap``/``ridmap`` are recognized but left out: idmapped mounts are not
-    implemented (``mountExtensions.idmap.enabled`` is false), and listing them
-    would tell an engine it may use them.
+    ``idmap``/``ridmap`` ask for an idmapped mount (idmapped.py), as in runc.
     """
     names = {
         *mountopts._FLAG_OPTIONS,
@@ -96,6 +94,8 @@ def mount_options() -> list[str]:
         *mountopts._REC_ATTR_OPTIONS,
         *mountopts._REC_ATIME_OPTIONS,
         *mountopts.EXTRA_OPTIONS,
+        "idmap",
+        "ridmap",
     }
     return sorted(names)
 
@@ -200,7 +200,7 @@ def features() -> dict:
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
             # linux.netDevices is validated but not applied yet: say so
             # rather than leave it "unknown".
             "netDevices": {"enabled": False},

@@ -41,7 +41,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         namespaces.bring_up_loopback()
 
     if cfg.plan.has("mount"):
-        rootfs.prepare(spec, cfg.cgroup_dirs, bind_devices=cfg.plan.new_user)
+        rootfs.prepare(spec, cfg.cgroup_dirs, bind_devices=cfg.plan.new_user, idmapped=cfg.idmapped_fds)
         run_create_hooks(spec, cfg, channel)  # host paths still visible
         if cfg.no_pivot:
             rootfs.move_root(os.fspath(spec.rootfs))

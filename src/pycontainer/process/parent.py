@@ -26,6 +26,7 @@ class InitConfig:
         "console_fd",
         "new_keyring",
         "hook_state",
+        "idmapped_fds",
     )
 
     def __init__(
@@ -48,6 +49,8 @@ class InitConfig:
         self.new_keyring = new_keyring  # a session keyring of its own (runc's default; --no-new-keyring)
         # The state hooks get on stdin (the pid is filled in once known).
         self.hook_state: dict = {}
+        # mounts index -> detached idmapped copy of its source, made by the parent (idmapped.py)
+        self.idmapped_fds: dict[int, int] = {}
 
 
 def open_exec_fifo(path: str) -> int:
