@@ -343,14 +343,21 @@ class Container:
                 process.args = list(args)
         if not process.args:
             raise ConfigError("args must not be empty", "process.args")
+        config = self.config()
+        seccomp = _compile_seccomp(config, self._dir.root)  # the container's, as runc
+        agent = None
+        if seccomp is not None and seccomp.has_listener:
+            profile = config.linux.seccomp
+            agent = (profile.listener_path, profile.listener_metadata, self.state().to_oci())
         undo = Undo()
         ours, console_fd = _console_fds(process, console_socket, undo)
         cfg = ExecConfig(
             process=process,
             join=namespaces_of(self.pid),
             preserve_fds=preserve_fds,
-            seccomp=_compile_seccomp(self.config(), self._dir.root),  # the container's, as runc
+            seccomp=seccomp,
             console_fd=console_fd,
+            seccomp_agent=agent,
         )
         with undo:
             proc = ExecProcess(spawn_exec(cfg, self._cgroups().add))
@@ -561,7 +568,12 @@ def _compile_seccomp(spec, root):
         return None
     from pycontainer.security.seccomp import compile_profile
 
-    return compile_profile(spec.linux.seccomp, cache_dir=os.path.join(os.fspath(root), SECCOMP_CACHE))
+    compiled = compile_profile(spec.linux.seccomp, cache_dir=os.path.join(os.fspath(root), SECCOMP_CACHE))
+    if compiled.has_listener:
+        from pycontainer.security import notify
+
+        notify.check_listener_path(spec.linux.seccomp.listener_path)
+    return compiled
 
 
 def _later_hooks(spec) -> dict[str, list]:

@@ -51,3 +51,6 @@ int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
 int pyc_capget(unsigned long long *effective, unsigned long long *permitted,
                unsigned long long *inheritable);
 int pyc_exec(const struct pyc_exec *e, const char **failed_step);
+int pyc_seccomp_load(const void *filter, unsigned short len, unsigned int flags);
+int pyc_seccomp_flag_supported(unsigned int flag);
+int pyc_pidfd_getfd(int pid, int fd);

@@ -62,12 +62,13 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     if cfg.plan.cgroupns_after_cgroup:
         syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
 
-    os.chdir(process.cwd)
+    finalize.enter_cwd(process.cwd)
     # Finds args[0] now, so a missing program fails create, as with runc.
     exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
+    finalize.hand_seccomp_to_agent(exec_request, channel)
     channel.report_ready()
     wait_for_start(cfg.exec_fifo_fd)
     channel.close()
