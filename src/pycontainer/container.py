@@ -343,6 +343,7 @@ class Container:
                 process.args = list(args)
         if not process.args:
             raise ConfigError("args must not be empty", "process.args")
+        _check_lsm_labels(process)
         config = self.config()
         seccomp = _compile_seccomp(config, self._dir.root)  # the container's, as runc
         agent = None
@@ -596,8 +597,17 @@ def _check_runnable(spec) -> None:
     rootfs = os.fspath(spec.rootfs)
     if not os.path.isdir(rootfs):
         raise ContainerError(f"rootfs ({rootfs}) does not exist or is not a directory")
+    _check_lsm_labels(spec.process, spec.linux)
     for field in not_applied(spec):
         log.warning("%s is not applied by this version of pycontainer", field)
+
+
+def _check_lsm_labels(process, linux=None) -> None:
+    """AppArmor/SELinux labels need their LSM on this host (a clear error if not)."""
+    if process.apparmor_profile or process.selinux_label or (linux is not None and linux.mount_label):
+        from pycontainer.security import lsm
+
+        lsm.check(process, linux)
 
 
 def not_applied(spec) -> list[str]:
@@ -605,8 +615,6 @@ def not_applied(spec) -> list[str]:
     linux, process = spec.linux, spec.process
     fields = []
     if linux is not None:
-        if linux.mount_label:
-            fields.append("linux.mountLabel")
         if linux.net_devices:
             fields.append("linux.netDevices")
         if linux.personality is not None:
@@ -615,8 +623,6 @@ def not_applied(spec) -> list[str]:
             fields.append("linux.intelRdt")
     if process is not None:
         for name, key in (
-            ("apparmor_profile", "apparmorProfile"),
-            ("selinux_label", "selinuxLabel"),
             ("scheduler", "scheduler"),
             ("io_priority", "ioPriority"),
             ("exec_cpu_affinity", "execCPUAffinity"),

@@ -124,6 +124,9 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
 
         if cfg.process.terminal:
             from pycontainer import console
+        labels = cfg.process.apparmor_profile or cfg.process.selinux_label
+        if labels:
+            from pycontainer.security import lsm
 
         plan = namespaces.Plan(join=cfg.join)
         namespaces.join(plan)
@@ -143,6 +146,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         finalize.hand_seccomp_to_agent(request, channel)
         channel.report_ready()
         channel.close()
+        if labels:
+            lsm.apply_exec_labels(process)
         syscalls.exec_final(request)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
         if isinstance(exc, OSError) and not isinstance(exc, ContainerError):

@@ -31,6 +31,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         from pycontainer import console
     if spec.hooks is not None and (spec.hooks.create_container or spec.hooks.start_container):
         from pycontainer import hooks
+    if process.apparmor_profile or process.selinux_label:
+        from pycontainer.security import lsm
     # Id maps written; the parent places us in our cgroups meanwhile.
     cfg.hook_state["pid"] = channel.wait_for_go()
     if cfg.plan.new_user:
@@ -76,6 +78,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         # In the container's namespaces, paths resolved in its root.
         state = {**cfg.hook_state, "status": "created"}
         hooks.run_hooks(spec.hooks.start_container, state, "startContainer")
+    if process.apparmor_profile or process.selinux_label:
+        lsm.apply_exec_labels(process)  # for the next execve: after the hooks, which must not get them
     syscalls.exec_final(exec_request)  # returns only by raising
 
 

@@ -106,6 +106,12 @@ _FLAGS = {
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 }
 _LISTENER_ONLY_FLAGS = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+# Flags newer kernels added: dropped with a warning where this kernel lacks them.
+_OPTIONAL_FLAGS = (
+    SECCOMP_FILTER_FLAG_LOG,
+    SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+    SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+)
 
 # libseccomp's architecture tokens: the kernel's AUDIT_ARCH_* values (<linux/audit.h>), except
 # SCMP_ARCH_X32, which the kernel reports as x86_64 (its syscall numbers have bit 30 set).
@@ -313,8 +319,7 @@ def _flags(seccomp: Seccomp, notify: bool) -> int:
     if flags & _LISTENER_ONLY_FLAGS and not flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
         log.debug("seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped: the filter has no listener")
         flags &= ~_LISTENER_ONLY_FLAGS
-    optional = (SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
-    for bit in optional:
+    for bit in _OPTIONAL_FLAGS:
         if flags & bit and not kernel_knows_flag(bit):
             name = next(n for n, v in _FLAGS.items() if v == bit)
             log.warning("seccomp: %s ignored: this kernel does not support it", name)
