@@ -364,14 +364,22 @@ class Container:
                 process.args = list(args)
         if not process.args:
             raise ConfigError("args must not be empty", "process.args")
+        _check_lsm_labels(process)
+        config = self.config()
+        seccomp = _compile_seccomp(config, self._dir.root)  # the container's, as runc
+        agent = None
+        if seccomp is not None and seccomp.has_listener:
+            profile = config.linux.seccomp
+            agent = (profile.listener_path, profile.listener_metadata, self.state().to_oci())
         undo = Undo()
         ours, console_fd = _console_fds(process, console_socket, undo)
         cfg = ExecConfig(
             process=process,
             join=namespaces_of(self.pid),
             preserve_fds=preserve_fds,
-            seccomp=_compile_seccomp(self.config(), self._dir.root),  # the container's, as runc
+            seccomp=seccomp,
             console_fd=console_fd,
+            seccomp_agent=agent,
         )
         with undo:
             proc = ExecProcess(spawn_exec(cfg, self._cgroups().add))
@@ -615,7 +623,12 @@ def _compile_seccomp(spec, root):
         return None
     from pycontainer.security.seccomp import compile_profile
 
-    return compile_profile(spec.linux.seccomp, cache_dir=os.path.join(os.fspath(root), SECCOMP_CACHE))
+    compiled = compile_profile(spec.linux.seccomp, cache_dir=os.path.join(os.fspath(root), SECCOMP_CACHE))
+    if compiled.has_listener:
+        from pycontainer.security import notify
+
+        notify.check_listener_path(spec.linux.seccomp.listener_path)
+    return compiled
 
 
 def _later_hooks(spec) -> dict[str, list]:
@@ -638,6 +651,7 @@ def _check_runnable(spec) -> None:
     rootfs = os.fspath(spec.rootfs)
     if not os.path.isdir(rootfs):
         raise ContainerError(f"rootfs ({rootfs}) does not exist or is not a directory")
+    _check_lsm_labels(spec.process, spec.linux)
     for field in not_applied(spec):
         log.warning("%s is not applied by this version of pycontainer", field)
 
@@ -662,13 +676,19 @@ def _check_rootless(spec, plan) -> None:
             )
 
 
+def _check_lsm_labels(process, linux=None) -> None:
+    """AppArmor/SELinux labels need their LSM on this host (a clear error if not)."""
+    if process.apparmor_profile or process.selinux_label or (linux is not None and linux.mount_label):
+        from pycontainer.security import lsm
+
+        lsm.check(process, linux)
+
+
 def not_applied(spec) -> list[str]:
     """The config's fields that this version reads but does not act on yet."""
     linux, process = spec.linux, spec.process
     fields = []
     if linux is not None:
-        if linux.mount_label:
-            fields.append("linux.mountLabel")
         if linux.net_devices:
             fields.append("linux.netDevices")
         if linux.personality is not None:
@@ -677,8 +697,6 @@ def not_applied(spec) -> list[str]:
             fields.append("linux.intelRdt")
     if process is not None:
         for name, key in (
-            ("apparmor_profile", "apparmorProfile"),
-            ("selinux_label", "selinuxLabel"),
             ("scheduler", "scheduler"),
             ("io_priority", "ioPriority"),
             ("exec_cpu_affinity", "execCPUAffinity"),

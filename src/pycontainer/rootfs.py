@@ -111,11 +111,18 @@ def prepare(
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_is_bind = False
+        mount_label = linux.mount_label if linux else None
         for index, m in enumerate(spec.mounts):
             if m.destination.rstrip("/") == "/dev" and _is_bind(m):
                 dev_is_bind = True
             _mount_entry(
-                root_fd, m, f"mounts[{index}]", spec.bundle, cgroup_dirs, (idmapped or {}).get(index)
+                root_fd,
+                m,
+                f"mounts[{index}]",
+                spec.bundle,
+                cgroup_dirs,
+                (idmapped or {}).get(index),
+                mount_label,
             )
         if not dev_is_bind:
             devices = list(DEFAULT_DEVICES) + [
@@ -160,9 +167,20 @@ def _is_bind(m) -> bool:
 
 
 def _mount_entry(
-    root_fd: int, m, where: str, bundle, cgroup_dirs: dict[str, str], idmapped_fd: int | None = None
+    root_fd: int,
+    m,
+    where: str,
+    bundle,
+    cgroup_dirs: dict[str, str],
+    idmapped_fd: int | None = None,
+    mount_label: str | None = None,
 ) -> None:
     opts = parse_mount_options(m.options, m.type)
+    data = opts.data or None
+    if mount_label:  # linux.mountLabel (SELinux): context= on what we mount, not on binds
+        from pycontainer.security import lsm
+
+        data = lsm.mount_data(data, m.type, mount_label)
     if m.type == "cgroup":
         _mount_cgroup(root_fd, m, opts, cgroup_dirs)
         return
@@ -186,7 +204,7 @@ def _mount_entry(
         elif opts.bind:
             syscalls.mount(source, target, None, MS_BIND | (MS_REC if opts.recursive else 0))
         else:
-            syscalls.mount(source or m.type, target, m.type, opts.flags, opts.data or None)
+            syscalls.mount(source or m.type, target, m.type, opts.flags, data)
     except OSError as e:
         raise ContainerError(f"{where}: {e.strerror}: {e.filename or ''} {_describe(m)}".rstrip()) from None
     finally:

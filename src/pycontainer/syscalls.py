@@ -25,6 +25,7 @@ CLONE_PARENT = 0x00008000
 
 # prctl(2) options used by the runtime.
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -149,6 +150,24 @@ def capget() -> tuple[int, int, int]:
     )
     _check("capget", lib.pyc_capget(eff, perm, inh))
     return eff[0], perm[0], inh[0]
+
+
+# -- seccomp ahead of the final step (a profile with a seccomp agent) --------------------------
+
+
+def seccomp_load(bpf: bytes, flags: int) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, program); the notify fd with
+    SECCOMP_FILTER_FLAG_NEW_LISTENER (close-on-exec, as the kernel makes it)."""
+    return _check("seccomp", lib.pyc_seccomp_load(bpf, len(bpf) // 8, flags))
+
+
+def seccomp_flag_supported(flag: int) -> bool:
+    return bool(lib.pyc_seccomp_flag_supported(flag))
+
+
+def pidfd_getfd(pid: int, fd: int) -> int:
+    """A duplicate of process ``pid``'s fd ``fd`` (needs ptrace rights over it)."""
+    return _check("pidfd_getfd", lib.pyc_pidfd_getfd(pid, fd))
 
 
 class ExecRequest:

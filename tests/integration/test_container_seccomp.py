@@ -78,14 +78,3 @@ def test_compiled_profiles_are_cached_under_the_state_root(bundle):
     assert files
     assert bundle.sh("true").returncode == 0
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == files  # reused, not rewritten
-
-
-def test_notify_is_refused_before_anything_is_made(bundle):
-    bundle.config["linux"]["seccomp"] = {
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "listenerPath": "/run/listener.sock",
-        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
-    }
-    r = bundle.run("/bin/true")
-    assert r.returncode == 1
-    assert "SCMP_ACT_NOTIFY" in r.stderr

@@ -71,7 +71,9 @@ def test_features_keys_and_types():
         "netDevices",
     }
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
-    for name in ("apparmor", "selinux", "intelRdt", "netDevices"):
+    for name in ("apparmor", "selinux"):
+        assert linux[name] == {"enabled": True}  # applied where the host runs them
+    for name in ("intelRdt", "netDevices"):
         assert linux[name] == {"enabled": False}
     assert linux["mountExtensions"] == {"idmap": {"enabled": True}}
     seccomp = linux["seccomp"]

@@ -297,19 +297,39 @@ def test_a_rule_with_the_default_action_is_skipped():
     assert _libseccomp_only(kill_too) == _libseccomp_only(kill)
 
 
-def test_notify_is_refused_with_the_path():
+def test_notify_rules_ask_for_a_listener():
     seccomp = profile(
         "SCMP_ACT_ERRNO",
         [rule(["read"], "SCMP_ACT_ALLOW"), rule(["openat"], "SCMP_ACT_NOTIFY")],
+        flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
     )
     seccomp.listener_path = "/run/agent.sock"
+    compiled = sc.compile_profile(seccomp)
+    assert compiled.has_listener
+    assert compiled.flags == sc.SECCOMP_FILTER_FLAG_NEW_LISTENER | sc.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+    assert run(compiled.bpf, nr("openat")) == sc.ACT_NOTIFY
+    assert run(compiled.bpf, nr("read")) == ALLOW
+    assert not sc.compile_profile(profile(rules=[rule(["read"], "SCMP_ACT_ERRNO")])).has_listener
+
+
+def test_notify_without_a_listener_path_or_as_default_is_refused_with_the_path():
+    seccomp = profile("SCMP_ACT_ALLOW", [rule(["openat"], "SCMP_ACT_NOTIFY")])
     with pytest.raises(ConfigError) as info:
         sc.compile_profile(seccomp)
-    assert info.value.path == "linux.seccomp.syscalls[1].action"
-    assert info.value.message == "SCMP_ACT_NOTIFY is not supported yet"
+    assert info.value.path == "linux.seccomp.listenerPath"
     with pytest.raises(ConfigError) as info:
         sc.compile_profile(profile("SCMP_ACT_NOTIFY"))
     assert info.value.path == "linux.seccomp.defaultAction"
+
+
+def test_a_flag_the_kernel_lacks_is_dropped_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(sc, "kernel_knows_flag", lambda flag: flag != sc.SECCOMP_FILTER_FLAG_SPEC_ALLOW)
+    with caplog.at_level(logging.WARNING, logger="pycontainer.security.seccomp"):
+        flags = sc.compile_profile(
+            profile(flags=["SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"])
+        ).flags
+    assert flags == sc.SECCOMP_FILTER_FLAG_LOG
+    assert "SECCOMP_FILTER_FLAG_SPEC_ALLOW" in caplog.text
 
 
 @pytest.mark.parametrize(

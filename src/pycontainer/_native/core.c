@@ -339,3 +339,44 @@ int pyc_userns_fd(const char *uid_map, const char *gid_map)
     errno = saved;
     return fd;
 }
+
+/* --- seccomp: a filter loaded ahead of the final step, for a seccomp agent ---
+ *
+ * A profile with SCMP_ACT_NOTIFY rules is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
+ * while the runtime can still take the notify fd this returns (runc's and crun's order);
+ * pyc_exec is then told to load nothing more. */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* Returns the notify fd (>= 0; 0 when the flags ask for no listener) or -1. */
+int pyc_seccomp_load(const void *filter, unsigned short len, unsigned int flags)
+{
+    struct sock_fprog prog = {len, (struct sock_filter *)filter};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+/* libseccomp's probe: a NULL program with the flag gives EFAULT once the flags
+ * passed the kernel's check, EINVAL when one of them is unknown. */
+int pyc_seccomp_flag_supported(unsigned int flag)
+{
+    int rc = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL);
+    return rc < 0 && errno == EFAULT;
+}
+
+/* A duplicate of fd `fd` of process `pid` (pidfd_getfd, Linux 5.6), close-on-exec. */
+int pyc_pidfd_getfd(int pid, int fd)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return -1;
+    int got = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int saved = errno;
+    close(pidfd);
+    errno = saved;
+    return got;
+}

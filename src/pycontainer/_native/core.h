@@ -57,3 +57,6 @@ int pyc_open_tree(int dirfd, const char *path, unsigned int flags);
 int pyc_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
                    unsigned int flags);
 int pyc_userns_fd(const char *uid_map, const char *gid_map);
+int pyc_seccomp_load(const void *filter, unsigned short len, unsigned int flags);
+int pyc_seccomp_flag_supported(unsigned int flag);
+int pyc_pidfd_getfd(int pid, int fd);

@@ -197,8 +197,9 @@ def features() -> dict:
                 "knownFlags": known_flags,
                 "supportedFlags": supported_seccomp_flags(known_flags),
             },
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            # Supported by the runtime (the host may still not run them: features-linux.md).
+            "apparmor": {"enabled": True},
+            "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": True}},
             # linux.netDevices is validated but not applied yet: say so

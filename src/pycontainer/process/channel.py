@@ -19,6 +19,10 @@ message                direction   meaning
                                    run the prestart and createRuntime hooks
                                    (sent only when the config has such hooks)
 ``hooks_done``         par->init   they ran; go on (createContainer hooks next)
+``seccomp_fd``         child->par  (a profile with SCMP_ACT_NOTIFY rules) the filter
+                                   is loaded; ``fd``: the notify fd's number in
+                                   the child, for the parent's pidfd_getfd
+``seccomp_done``       par->child  the seccomp agent has the fd; go on
 ``ready``              init->par   rootfs, hostname, ... done; the init now
                                    blocks on the exec fifo until ``start``
 ``error``              child->par  setup failed: ``kind`` (an exception class
@@ -135,6 +139,11 @@ class Channel:
         while self.expect("hooks_done", "in_cgroups")["type"] == "in_cgroups":
             self.early.add("in_cgroups")
 
+    def hand_over_seccomp_fd(self, fd: int) -> None:
+        """Tell the parent our notify fd; wait until the agent has it."""
+        self.send("seccomp_fd", fd=fd)
+        self.expect("seccomp_done")
+
     def report_ready(self) -> None:
         self.send("ready")
 
@@ -160,12 +169,22 @@ class Channel:
         except BrokenPipeError:
             pass  # the init died; wait_for_ready reads why
 
-    def wait_for_ready(self, on_create_runtime=None) -> None:
+    def wait_for_ready(self, on_create_runtime=None, on_seccomp_fd=None) -> None:
         """Wait for ``ready``; a ``create_runtime`` request on the way is
-        answered by calling ``on_create_runtime()``."""
-        while self.expect("ready", "create_runtime")["type"] == "create_runtime":
-            on_create_runtime()
-            self.send("hooks_done")
+        answered by calling ``on_create_runtime()``, a ``seccomp_fd`` by
+        ``on_seccomp_fd(fd)``."""
+        while True:
+            msg = self.expect("ready", "create_runtime", "seccomp_fd")
+            if msg["type"] == "ready":
+                return
+            if msg["type"] == "create_runtime":
+                on_create_runtime()
+                self.send("hooks_done")
+            else:
+                if on_seccomp_fd is None:
+                    raise ContainerError("protocol error: a seccomp fd nobody asked for")
+                on_seccomp_fd(msg["fd"])
+                self.send("seccomp_done")
 
 
 def error_from_message(msg: dict) -> Exception:

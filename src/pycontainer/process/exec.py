@@ -35,7 +35,7 @@ NS_FILES = {
 class ExecConfig:
     """What the new process needs, decided by the parent before the clone."""
 
-    __slots__ = ("process", "join", "preserve_fds", "seccomp", "console_fd")
+    __slots__ = ("process", "join", "preserve_fds", "seccomp", "console_fd", "seccomp_agent")
 
     def __init__(
         self,
@@ -44,8 +44,11 @@ class ExecConfig:
         preserve_fds: int = 0,
         seccomp=None,
         console_fd: int | None = None,
+        seccomp_agent=None,
     ) -> None:
         self.process = process
+        # (listenerPath, listenerMetadata, the container's state) for a filter with SCMP_ACT_NOTIFY rules
+        self.seccomp_agent = seccomp_agent
         self.seccomp = seccomp  # the container's compiled filter, or None
         self.console_fd = console_fd  # where the process sends its pty's master (process.terminal)
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
@@ -88,7 +91,7 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
         made.remove(helper)
         place_in_cgroups(pid)
         parent_end.go(pid)
-        parent_end.wait_for_ready()
+        parent_end.wait_for_ready(on_seccomp_fd=_agent_sender(cfg.seccomp_agent, pid))
         return pid
     except BaseException:
         abandon(parent_end, made)  # raises the child's own report of the failure, if it sent one
@@ -97,17 +100,33 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
         parent_end.close()
 
 
+def _agent_sender(agent, pid: int):
+    if agent is None:
+        return None
+    from pycontainer.security import notify
+
+    path, metadata, state = agent
+    return lambda fd: notify.send_to_agent(path, metadata, pid, fd, state)
+
+
 def _child_main(cfg: ExecConfig, channel: Channel) -> None:
     """The helper, then (after the second clone) the new process."""
     code = 1
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
+        # Not dumpable until execve: the container's processes must not reach
+        # this process's /proc/PID/exe, root or fds, the host's interpreter
+        # among them (CVE-2019-5736); execve makes the program dumpable again.
+        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
         # Imported before the mount namespace is joined: the host's Python
         # library is not there.
         from pycontainer.process import finalize
 
         if cfg.process.terminal:
             from pycontainer import console
+        labels = cfg.process.apparmor_profile or cfg.process.selinux_label
+        if labels:
+            from pycontainer.security import lsm
 
         plan = namespaces.Plan(join=cfg.join)
         namespaces.join(plan)
@@ -121,14 +140,14 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         process = cfg.process
         if process.terminal:
             console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
-        try:
-            os.chdir(process.cwd)
-        except OSError as e:
-            raise ContainerError(f"process.cwd {process.cwd}: {e.strerror}") from None
+        finalize.enter_cwd(process.cwd)
         request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now
+        finalize.hand_seccomp_to_agent(request, channel)
         channel.report_ready()
         channel.close()
+        if labels:
+            lsm.apply_exec_labels(process)
         syscalls.exec_final(request)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
         if isinstance(exc, OSError) and not isinstance(exc, ContainerError):

@@ -12,6 +12,7 @@ import resource
 
 from pycontainer import namespaces, syscalls
 from pycontainer.errors import ContainerError, ExecutableNotFound
+from pycontainer.securejoin import open_in_root
 from pycontainer.security import capabilities
 
 UNABLE = "unable to start container process: "  # runc's wording, which engines match on
@@ -30,6 +31,52 @@ def prepare(process, preserve_fds: int = 0, seccomp=None) -> syscalls.ExecReques
     if process.user.umask is not None:
         os.umask(process.user.umask)
     return request
+
+
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+
+
+def hand_seccomp_to_agent(request: syscalls.ExecRequest, channel) -> None:
+    """A filter with SCMP_ACT_NOTIFY rules is loaded now, not by the final
+    step: its notify fd must reach the seccomp agent through the parent, which
+    is only there until we report ready (runc and crun load it at the same
+    point).  Everything this process does from here on meets the filter."""
+    if not request.seccomp_filter or not request.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
+        return
+    fd = syscalls.seccomp_load(request.seccomp_filter, request.seccomp_flags)
+    request.seccomp_filter = b""  # loaded: the final step has nothing left to load
+    try:
+        channel.hand_over_seccomp_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def enter_cwd(cwd: str) -> None:
+    """chdir to ``process.cwd``, resolved inside the container's root.
+
+    A plain chdir would follow a magic link: ``/proc/self/fd/N`` names
+    whatever fd N of this process is, and a directory fd of the host that
+    the runtime (or a program embedding the library) holds would put the
+    process's cwd outside its root (CVE-2024-21626).  The path is resolved
+    like every mount target, symlinks and magic links as plain links inside
+    the root; getcwd then proves the result is reachable from the root."""
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = open_in_root(root, cwd)
+    except OSError as e:
+        raise ContainerError(f"process.cwd {cwd}: {e.strerror}") from None
+    finally:
+        os.close(root)
+    try:
+        os.fchdir(fd)
+    except OSError as e:
+        raise ContainerError(f"process.cwd {cwd}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        os.getcwd()  # ENOENT: "(unreachable)", a directory outside our root
+    except OSError:
+        raise ContainerError(f"process.cwd {cwd}: outside the container's root") from None
 
 
 def _exec_request(process, preserve_fds: int) -> syscalls.ExecRequest:

@@ -31,6 +31,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         from pycontainer import console
     if spec.hooks is not None and (spec.hooks.create_container or spec.hooks.start_container):
         from pycontainer import hooks
+    if process.apparmor_profile or process.selinux_label:
+        from pycontainer.security import lsm
     # Id maps written; the parent places us in our cgroups meanwhile.
     cfg.hook_state["pid"] = channel.wait_for_go()
     if cfg.plan.new_user:
@@ -62,12 +64,13 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     if cfg.plan.cgroupns_after_cgroup:
         syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
 
-    os.chdir(process.cwd)
+    finalize.enter_cwd(process.cwd)
     # Finds args[0] now, so a missing program fails create, as with runc.
     exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
+    finalize.hand_seccomp_to_agent(exec_request, channel)
     channel.report_ready()
     wait_for_start(cfg.exec_fifo_fd)
     channel.close()
@@ -75,6 +78,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         # In the container's namespaces, paths resolved in its root.
         state = {**cfg.hook_state, "status": "created"}
         hooks.run_hooks(spec.hooks.start_container, state, "startContainer")
+    if process.apparmor_profile or process.selinux_label:
+        lsm.apply_exec_labels(process)  # for the next execve: after the hooks, which must not get them
     syscalls.exec_final(exec_request)  # returns only by raising
 
 

@@ -93,7 +93,9 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
         place_in_cgroups(init_pid)
         parent_end.placed_in_cgroups()
-        parent_end.wait_for_ready(lambda: _run_create_runtime_hooks(cfg, init_pid))
+        parent_end.wait_for_ready(
+            lambda: _run_create_runtime_hooks(cfg, init_pid), _seccomp_agent_sender(cfg, init_pid)
+        )
         return init_pid
     except BaseException:
         abandon(parent_end, made)  # raises the child's own report of the failure, if it sent one
@@ -110,6 +112,19 @@ def _run_create_runtime_hooks(cfg: InitConfig, init_pid: int) -> None:
     state = {**cfg.hook_state, "pid": init_pid, "status": "creating"}
     hooks.run_hooks(cfg.spec.hooks.prestart, state, "prestart")
     hooks.run_hooks(cfg.spec.hooks.create_runtime, state, "createRuntime")
+
+
+def _seccomp_agent_sender(cfg: InitConfig, init_pid: int):
+    """What sends the init's notify fd to the seccomp agent (SCMP_ACT_NOTIFY rules)."""
+    if cfg.seccomp is None or not cfg.seccomp.has_listener:
+        return None
+    from pycontainer.security import notify
+
+    seccomp = cfg.spec.linux.seccomp
+    state = {**cfg.hook_state, "status": "creating", "pid": init_pid}
+    return lambda fd: notify.send_to_agent(
+        seccomp.listener_path, seccomp.listener_metadata, init_pid, fd, state
+    )
 
 
 def _follow_two_steps(channel: Channel, first: int, linux, made: list[int]) -> int:

@@ -12,8 +12,10 @@ The rules are runc's (``libcontainer/seccomp/seccomp_linux.go`` and ``patchbpf``
 
 * Actions: ``SCMP_ACT_KILL`` and ``SCMP_ACT_KILL_THREAD`` kill the thread, ``SCMP_ACT_KILL_PROCESS``
   the process; ``SCMP_ACT_ERRNO`` and ``SCMP_ACT_TRACE`` carry ``errnoRet`` (``defaultErrnoRet`` for the
-  default action), EPERM when it is absent; ``SCMP_ACT_TRAP``, ``SCMP_ACT_ALLOW``, ``SCMP_ACT_LOG``.
-  ``SCMP_ACT_NOTIFY`` (a seccomp agent behind ``listenerPath``) is refused for now.
+  default action), EPERM when it is absent; ``SCMP_ACT_TRAP``, ``SCMP_ACT_ALLOW``, ``SCMP_ACT_LOG``;
+  ``SCMP_ACT_NOTIFY`` (not as the default action): the filter is loaded with
+  ``SECCOMP_FILTER_FLAG_NEW_LISTENER`` and its notify fd goes to the seccomp agent behind
+  ``listenerPath`` (:mod:`pycontainer.security.notify`).
 * A rule whose action is the default action is skipped (libseccomp refuses it).
 * A syscall name libseccomp does not know on this machine's architecture is skipped with a warning
   (the profile may name syscalls of newer kernels or of other architectures).
@@ -25,7 +27,9 @@ The rules are runc's (``libcontainer/seccomp/seccomp_linux.go`` and ``patchbpf``
   ``SECCOMP_FILTER_FLAG_TSYNC`` is ignored (the process is single-threaded when it loads the filter;
   runc ignores it too); ``SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`` only means something with a
   listener (the kernel rejects it without ``SECCOMP_FILTER_FLAG_NEW_LISTENER``), so it is dropped
-  until SCMP_ACT_NOTIFY is supported.
+  from a profile without SCMP_ACT_NOTIFY rules.  A flag this kernel does not know (seccomp(2)
+  says EINVAL for it, asked with a NULL program) is dropped with a warning: the profile still
+  applies, as libseccomp does when it loads a filter itself.
 * runc's -ENOSYS stub (``patchbpf``): unless the default action lets syscalls through (ALLOW, LOG,
   TRACE) or already returns ENOSYS, a syscall numbered above every syscall the profile names (per
   architecture) gets ENOSYS instead of the default action, so programs probing a syscall newer than
@@ -102,6 +106,12 @@ _FLAGS = {
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 }
 _LISTENER_ONLY_FLAGS = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+# Flags newer kernels added: dropped with a warning where this kernel lacks them.
+_OPTIONAL_FLAGS = (
+    SECCOMP_FILTER_FLAG_LOG,
+    SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+    SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+)
 
 # libseccomp's architecture tokens: the kernel's AUDIT_ARCH_* values (<linux/audit.h>), except
 # SCMP_ARCH_X32, which the kernel reports as x86_64 (its syscall numbers have bit 30 set).
@@ -161,6 +171,11 @@ class CompiledFilter:
 
     def __setattr__(self, name, value):
         raise AttributeError("CompiledFilter is immutable")
+
+    @property
+    def has_listener(self) -> bool:
+        """SCMP_ACT_NOTIFY rules: loading it gives a notify fd for the seccomp agent."""
+        return bool(self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
 
     @property
     def instructions(self) -> int:
@@ -269,6 +284,7 @@ def _key(seccomp: Seccomp) -> tuple:
     return (
         seccomp.default_action,
         seccomp.default_errno_ret,
+        bool(seccomp.listener_path),
         tuple(seccomp.architectures),
         tuple(seccomp.flags),
         tuple(
@@ -293,8 +309,8 @@ def _action(name: str, errno_ret: int | None, path: str) -> int:
     return act
 
 
-def _flags(seccomp: Seccomp) -> int:
-    flags = 0
+def _flags(seccomp: Seccomp, notify: bool) -> int:
+    flags = SECCOMP_FILTER_FLAG_NEW_LISTENER if notify else 0
     for i, name in enumerate(seccomp.flags):
         try:
             flags |= _FLAGS[name]
@@ -303,7 +319,23 @@ def _flags(seccomp: Seccomp) -> int:
     if flags & _LISTENER_ONLY_FLAGS and not flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
         log.debug("seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped: the filter has no listener")
         flags &= ~_LISTENER_ONLY_FLAGS
+    for bit in _OPTIONAL_FLAGS:
+        if flags & bit and not kernel_knows_flag(bit):
+            name = next(n for n, v in _FLAGS.items() if v == bit)
+            log.warning("seccomp: %s ignored: this kernel does not support it", name)
+            flags &= ~bit
     return flags
+
+
+def kernel_knows_flag(flag: int) -> bool:
+    """Whether seccomp(2) knows a filter flag: asked to install a NULL program with it, the kernel
+    says EFAULT once the flags passed its check, EINVAL if it does not know one (libseccomp's
+    probe).  Nothing is installed either way."""
+    from pycontainer import syscalls
+
+    if flag & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV:
+        flag |= SECCOMP_FILTER_FLAG_NEW_LISTENER  # EINVAL without it, known or not
+    return syscalls.seccomp_flag_supported(flag)
 
 
 def _compile(seccomp: Seccomp) -> CompiledFilter:
@@ -311,7 +343,13 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
     if seccomp.default_action == "SCMP_ACT_NOTIFY":
         raise ConfigError("SCMP_ACT_NOTIFY cannot be the default action", path=f"{at}.defaultAction")
     default = _action(seccomp.default_action, seccomp.default_errno_ret, f"{at}.defaultAction")
-    flags = _flags(seccomp)
+    notify = any(rule.action == "SCMP_ACT_NOTIFY" for rule in seccomp.syscalls)
+    if notify and not seccomp.listener_path:
+        raise ConfigError(
+            "missing (SCMP_ACT_NOTIFY rules need the path of the seccomp agent's socket)",
+            path=f"{at}.listenerPath",
+        )
+    flags = _flags(seccomp, notify)
     arches = []
     for i, name in enumerate(seccomp.architectures):
         if name not in _ARCHES:
@@ -322,8 +360,6 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
     rules = []
     for i, rule in enumerate(seccomp.syscalls):
         rule_at = f"{at}.syscalls[{i}]"
-        if rule.action == "SCMP_ACT_NOTIFY":
-            raise ConfigError("SCMP_ACT_NOTIFY is not supported yet", path=f"{rule_at}.action")
         act = _action(rule.action, rule.errno_ret, f"{rule_at}.action")
         if act == default:
             continue  # redundant, and libseccomp refuses it
