@@ -4,6 +4,12 @@
 The status is never stored: it is derived each time from the init process
 (alive, and the same process: its start time is kept, so a reused pid cannot
 fool us) and the exec fifo (present until ``start``).
+
+``create`` writes the state first, before it makes anything else on the host
+(with no init pid yet, the cgroup directories it is about to make, and who is
+creating it), and again once the init is ready: a create killed at any step
+leaves a state that ``delete --force`` can undo.  Until the init pid is on
+record the status is "creating" while the creator lives, "stopped" after.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import os
 import time
 
 from pycontainer import OCI_VERSION, jsonio
-from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound
+from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound, StateUnreadable
 
 DEFAULT_ROOT = "/run/pycontainer"
 STATE_FILE = "state.json"
@@ -51,6 +57,9 @@ class State:
         "cgroup_paths": None,
         "cgroup_created": None,
         "hooks": None,  # poststart and poststop hooks, as JSON
+        # The process making the container, until the init's pid is on record.
+        "creator_pid": 0,
+        "creator_start_time": 0,
     }
     __slots__ = (*FIELDS, "status")
 
@@ -156,20 +165,33 @@ class StateDir:
             with open(os.path.join(self.path, STATE_FILE)) as f:
                 data = jsonio.loads(f.read())
             state = State(**data)
+            _check_types(state)
         except FileNotFoundError:
             raise ContainerNotFound(f"container {self.id!r} does not exist") from None
-        except (OSError, ValueError, TypeError) as e:
-            raise ContainerError(f"container {self.id!r}: state file is unreadable: {e}") from None
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            raise StateUnreadable(f"container {self.id!r}: state file is unreadable: {e}") from None
         state.status = self.status_of(state)
         return state
 
     def status_of(self, state: State) -> str:
-        if not state.pid or process_start_time(state.pid) != state.init_start_time:
+        if not state.pid:
+            creator = state.creator_pid
+            if creator and process_start_time(creator) == state.creator_start_time:
+                return "creating"
+            return "stopped"  # a create that died (or failed) before its init was ready
+        if process_start_time(state.pid) != state.init_start_time:
             return "stopped"
         return "created" if os.path.exists(self.fifo) else "running"
 
     def remove(self) -> None:
-        for name in (STATE_FILE, CONFIG_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
+        """Remove the directory; state.json first, so a remove cut short
+        leaves a directory that ``delete --force`` treats as a leftover."""
+        names = [STATE_FILE]
+        try:
+            names += [n for n in os.listdir(self.path) if n != STATE_FILE]
+        except FileNotFoundError:
+            return
+        for name in names:
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:
@@ -178,6 +200,28 @@ class StateDir:
             os.rmdir(self.path)
         except FileNotFoundError:
             pass
+
+
+_TYPES = {
+    "id": str,
+    "pid": int,
+    "init_start_time": int,
+    "creator_pid": int,
+    "creator_start_time": int,
+    "cgroups_path": str,
+    "cgroup_paths": dict,
+    "cgroup_created": list,
+    "hooks": dict,
+    "annotations": dict,
+}
+
+
+def _check_types(state: State) -> None:
+    """A state file edited or damaged into other types must not reach kill(2)."""
+    for name, kind in _TYPES.items():
+        value = getattr(state, name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{name} is {type(value).__name__}, not {kind.__name__}")
 
 
 class _Lock:

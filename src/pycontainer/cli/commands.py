@@ -193,13 +193,16 @@ def cmd_kill(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    from pycontainer.errors import ContainerNotFound
+    from pycontainer.errors import ContainerNotFound, StateUnreadable
 
     try:
         Container.load(args.id, _root(args)).delete(force=args.force)
-    except ContainerNotFound:
+    except (ContainerNotFound, StateUnreadable):
         if not args.force:
             raise
+        from pycontainer.container import remove_leftovers
+
+        remove_leftovers(args.id, _root(args))  # a create cut short, or a damaged state file
     return 0  # runc: delete --force of an unknown (or just deleted) id succeeds
 
 
