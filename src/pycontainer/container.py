@@ -158,6 +158,7 @@ class Container:
         from pycontainer.spec import check, dump, load_config
 
         check_id(container_id)  # it names a directory and a cgroup: first of all
+        _check_preserve_fds(preserve_fds)
         if spec is None:
             if bundle is None:
                 raise TypeError("Container.create needs a bundle or a spec")
@@ -350,6 +351,7 @@ class Container:
         once the process is about to exec; ``wait()`` on the result."""
         from pycontainer.process.exec import ExecConfig, namespaces_of, spawn_exec
 
+        _check_preserve_fds(preserve_fds)
         status = self.status
         if status not in ("created", "running"):
             raise InvalidState(f"cannot exec in a {status} container")
@@ -589,6 +591,11 @@ def _kill_all(manager) -> None:
     paths = manager.paths()
     if freezer.is_frozen(paths):
         freezer.thaw(paths)
+
+
+def _check_preserve_fds(count: int) -> None:
+    if not isinstance(count, int) or count < 0:
+        raise ContainerError(f"preserve-fds must be a number of fds, 0 or more (not {count!r})")
 
 
 def _cgroup_dirs_to_make(manager) -> list[str]:

@@ -27,15 +27,18 @@ EXEC_FIFO = "exec.fifo"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
+MAX_ID = 255  # NAME_MAX: the id names a directory and a cgroup
+
+
 def check_id(container_id: str) -> None:
     """Ids name directories: no separators, no '.'/'..', no NUL (runc's rule)."""
-    if (
-        not container_id
-        or container_id in (".", "..")
-        or len(container_id) > 1024
-        or not _ID_CHARS.issuperset(container_id)
-    ):
-        raise ContainerError(f"invalid container id {container_id!r}: use letters, digits and + - . _")
+    if not isinstance(container_id, str):
+        raise ContainerError(f"invalid container id {container_id!r}: not a string")
+    shown = repr(container_id) if len(container_id) <= 64 else repr(container_id[:64]) + "..."
+    if len(container_id) > MAX_ID:
+        raise ContainerError(f"invalid container id {shown}: longer than {MAX_ID} characters")
+    if not container_id or container_id in (".", "..") or not _ID_CHARS.issuperset(container_id):
+        raise ContainerError(f"invalid container id {shown}: use letters, digits and + - . _")
 
 
 class State:
@@ -129,7 +132,10 @@ class StateDir:
 
     def create(self) -> None:
         """Make the directory; exactly one of two racing creators wins."""
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+        except OSError as e:
+            raise ContainerError(f"state root {self.root}: {e.strerror}") from None
         try:
             os.mkdir(self.path, 0o711)
         except FileExistsError:

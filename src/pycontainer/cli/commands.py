@@ -120,7 +120,7 @@ def cmd_exec(args) -> int:
     """``exec CONFIG.json [-- CMD]``: a new container from a config file;
     ``exec [options] ID CMD...``: a new process in a running container."""
     target = args.target
-    if target.endswith(".json") and os.path.isfile(target):
+    if target.endswith(".json") and os.path.exists(target):  # a directory: load_config says so
         return _exec_config_file(args)
     return _exec_in_container(args)
 
@@ -250,6 +250,8 @@ def cmd_delete(args) -> int:
 def cmd_list(args) -> int:
     root = _root(args)
     containers = []
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ContainerError(f"state root {root}: not a directory")
     if os.path.isdir(root):
         for name in sorted(os.listdir(root)):
             try:
