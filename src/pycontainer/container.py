@@ -16,7 +16,7 @@ import errno
 import os
 import time
 
-from pycontainer import OCI_VERSION, signals
+from pycontainer import OCI_VERSION, failpoints, signals
 from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
 from pycontainer.log import get_logger
 from pycontainer.state import State, StateDir, check_id, default_root, now_rfc3339, process_start_time
@@ -161,6 +161,7 @@ class Container:
 
         check_id(container_id)  # it names a directory and a cgroup: first of all
         root = default_root() if root is None else root
+        _check_preserve_fds(preserve_fds)
         if spec is None:
             if bundle is None:
                 raise TypeError("Container.create needs a bundle or a spec")
@@ -185,16 +186,36 @@ class Container:
         seccomp = _compile_seccomp(spec, root)  # in the parent; the init only loads it
 
         state_dir = StateDir(root, container_id)
+        manager = cgroups.manager_for(cgroups_path, container_id)
         with Undo() as undo:
             state_dir.create()
             undo.callback(state_dir.remove)
+            failpoints.reached("create.state-dir")
+            # On record before anything else is made, so that `delete --force`
+            # after a create killed at any later step finds all of it.
+            state = State(
+                id=container_id,
+                bundle=os.fspath(spec.bundle),
+                rootfs=os.fspath(spec.rootfs),
+                created=now_rfc3339(),
+                annotations=dict(spec.annotations),
+                owner="",
+                cgroups_path=manager.path,
+                cgroup_paths={k: os.fspath(v) for k, v in manager.paths().items()},
+                cgroup_created=_cgroup_dirs_to_make(manager),
+                hooks=_later_hooks(spec),
+                creator_pid=os.getpid(),
+                creator_start_time=process_start_time(os.getpid()) or 0,
+            )
+            state_dir.save(state)
+            state_dir.save_config(dump(spec))
+            failpoints.reached("create.state-saved")
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
             ours, console_fd = _console_fds(spec.process, console_socket, undo)
             idmapped = _idmapped_mounts(spec, undo)
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
-            manager = cgroups.manager_for(cgroups_path, container_id)
             resources = spec.linux.resources if spec.linux else None
             if rootless:  # only the cgroups delegated to the user; the rest is a warning
                 from pycontainer import rootless as rl
@@ -205,7 +226,9 @@ class Container:
             else:
                 manager.create()
                 undo.callback(manager.destroy)
+                failpoints.reached("create.cgroup-made")
                 apply_resources(manager, resources)
+                failpoints.reached("create.resources-applied")
             init_cfg = InitConfig(
                 spec=spec,
                 plan=plan,
@@ -229,25 +252,18 @@ class Container:
                 place = rl.place_in_cgroups(manager)
             pid = spawn_init(init_cfg, place)
             undo.callback(kill_and_reap, pid)
+            failpoints.reached("create.init-ready")
 
-            state = State(
-                id=container_id,
-                pid=pid,
-                bundle=os.fspath(spec.bundle),
-                rootfs=os.fspath(spec.rootfs),
-                created=now_rfc3339(),
-                annotations=dict(spec.annotations),
-                owner="",
-                init_start_time=process_start_time(pid) or 0,
-                cgroups_path=manager.path,
-                cgroup_paths={k: os.fspath(v) for k, v in manager.paths().items()},
-                cgroup_created=[os.fspath(d) for d in manager.created_dirs()],
-                hooks=_later_hooks(spec),
-            )
+            state.pid = pid
+            state.init_start_time = process_start_time(pid) or 0
+            state.cgroup_paths = {k: os.fspath(v) for k, v in manager.paths().items()}
+            state.cgroup_created = [os.fspath(d) for d in manager.created_dirs()]
+            state.creator_pid = state.creator_start_time = 0
             state_dir.save(state)
-            state_dir.save_config(dump(spec))
+            failpoints.reached("create.state-complete")
             if pid_file is not None:
                 write_pid_file(pid_file, pid)
+                failpoints.reached("create.pid-file")
             undo.pop_all()
         os.close(fifo_fd)
         for fd in idmapped.values():
@@ -334,7 +350,9 @@ class Container:
             raise
         try:
             os.unlink(self._dir.fifo)  # from now on the status reads "running"
+            failpoints.reached("start.fifo-removed")
             os.write(fd, b"0")
+            failpoints.reached("start.started")
         except BaseException:
             os.close(fd)
             raise
@@ -355,6 +373,7 @@ class Container:
         once the process is about to exec; ``wait()`` on the result."""
         from pycontainer.process.exec import ExecConfig, namespaces_of, spawn_exec
 
+        _check_preserve_fds(preserve_fds)
         status = self.status
         if status not in ("created", "running"):
             raise InvalidState(f"cannot exec in a {status} container")
@@ -399,8 +418,8 @@ class Container:
         if problems:
             raise ConfigError(problems)
         status = self.status
-        if status == "stopped":
-            raise InvalidState("cannot update a stopped container")
+        if status in ("stopped", "creating"):
+            raise InvalidState(f"cannot update a {status} container")
         update_resources(self._cgroups(), resources)
 
     def stats(self) -> dict:
@@ -463,8 +482,8 @@ class Container:
         """Signal the init, or with ``all_processes`` every process in the
         container's cgroups (runc kill --all)."""
         status = self.status
-        if status == "stopped":
-            raise InvalidState("cannot kill a stopped container")
+        if status in ("stopped", "creating"):
+            raise InvalidState(f"cannot kill a {status} container")
         if not all_processes:
             os.kill(self.pid, sig)
         else:
@@ -498,12 +517,24 @@ class Container:
 
     def _delete(self, force: bool) -> None:
         status = self.status
+        if status == "creating":
+            raise InvalidState(
+                f"cannot delete a container that is being created (by pid {self._state.creator_pid})"
+            )
         if status != "stopped":
             if not force:
                 raise InvalidState(f"cannot delete a container that is {status} (use --force)")
             self._kill_and_wait()
-        self._cgroups().destroy()
+        failpoints.reached("delete.killed")
+        manager = self._cgroups()
+        if force:
+            # A create killed after its init was ready but before the pid was
+            # on record leaves an init that only the cgroup knows of.
+            _kill_all(manager)
+        manager.destroy()
+        failpoints.reached("delete.cgroups-removed")
         self._dir.remove()
+        failpoints.reached("delete.state-removed")
 
     def _cgroups(self):
         """The container's cgroup manager, rebuilt from its state."""
@@ -565,6 +596,67 @@ class Container:
             self.delete(force=True)
         except ContainerNotFound:
             pass  # already deleted, by us or someone else
+
+
+def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -> None:
+    """``delete --force`` of a state dir without a usable state: a create
+    killed before its first save (nothing else was made yet; runc removes such
+    a directory too), or a state file damaged since.  For the latter the
+    container's cgroup is found again from the config kept beside it."""
+    state_dir = StateDir(default_root() if root is None else root, container_id)
+    if not state_dir.exists():
+        return
+    try:
+        spec = Container(state_dir, State(id=container_id)).config()
+    except Exception:  # noqa: BLE001 - no config either: nothing but the directory was made
+        spec = None
+    if spec is not None:
+        from pycontainer import cgroups
+
+        path = (spec.linux.cgroups_path if spec.linux else None) or cgroups.default_cgroups_path(container_id)
+        manager = cgroups.manager_for(path, container_id)
+        manager.adopt(d for d in manager.paths().values() if os.path.isdir(d))
+        _kill_all(manager)
+        manager.destroy()
+    state_dir.remove()
+
+
+def _kill_all(manager) -> None:
+    """SIGKILL every process in the cgroups (thawed: a frozen task dies only
+    once thawed); destroy() then waits for them to go."""
+    pids = manager.pids()
+    if not pids:
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, signals.SIGKILL)
+        except ProcessLookupError:
+            pass
+    from pycontainer.cgroups import freezer
+
+    paths = manager.paths()
+    if freezer.is_frozen(paths):
+        freezer.thaw(paths)
+
+
+def _check_preserve_fds(count: int) -> None:
+    if not isinstance(count, int) or count < 0:
+        raise ContainerError(f"preserve-fds must be a number of fds, 0 or more (not {count!r})")
+
+
+def _cgroup_dirs_to_make(manager) -> list[str]:
+    """The cgroup directories ``manager.create()`` is about to make (those
+    missing now, top-down), for the state written before it makes them."""
+    out: list[str] = []
+    for key, directory in manager.paths().items():
+        mountpoint = os.fspath(manager.layout.mountpoint(key))
+        missing = []
+        current = os.fspath(directory)
+        while current.startswith(mountpoint + "/") and not os.path.isdir(current):
+            missing.append(current)
+            current = os.path.dirname(current)
+        out.extend(reversed(missing))
+    return list(dict.fromkeys(out))
 
 
 def _wait_for_exec(fifo_fd: int, timeout: float = 10.0) -> None:

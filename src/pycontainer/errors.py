@@ -74,6 +74,10 @@ class ContainerExists(ContainerError):
     """A container with that id already exists under the state root."""
 
 
+class StateUnreadable(ContainerError):
+    """The container's state file is truncated or corrupt."""
+
+
 class InvalidState(ContainerError):
     """The operation does not fit the container's current status."""
 

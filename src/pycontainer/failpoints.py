@@ -18,10 +18,40 @@ ENV = "PYCONTAINER_FAILPOINT"
 
 # Every step a failpoint may name, in the order a create/start/exec/delete
 # reaches them.  A module that adds a reached() call adds its step here.
-STEPS: list[str] = []
+# "init.*" and "exec.namespaces-joined" are reached in the container's
+# processes (before they exec), the others in nsinit.
+STEPS: list[str] = [
+    "create.state-dir",  # the state dir and exec fifo exist, state.json not yet
+    "create.state-saved",  # state.json: the cgroups about to be made, no init pid
+    "create.cgroup-made",
+    "create.resources-applied",
+    "create.init-cloned",
+    "init.started",  # the init has its namespaces
+    "init.mounts-made",
+    "create.runtime-hooks-run",  # prestart and createRuntime, run by nsinit
+    "init.create-hooks-run",  # createContainer, run by the init
+    "create.init-in-cgroup",
+    "init.root-changed",  # after pivot_root
+    "init.ready",  # the init outlives nsinit create from here
+    "create.init-ready",
+    "create.state-complete",  # state.json with the init's pid
+    "create.pid-file",
+    "start.fifo-removed",
+    "start.started",
+    "init.start-received",
+    "exec.process-cloned",
+    "exec.namespaces-joined",
+    "exec.process-in-cgroup",
+    "delete.killed",
+    "delete.cgroups-removed",
+    "delete.state-removed",
+]
 
 
 def reached(step: str) -> None:
     """Die by SIGKILL here if the failpoint names this step."""
     if os.environ.get(ENV) == step:
         os.kill(os.getpid(), 9)
+        # Still here: the init of a pid namespace, which the kernel shields
+        # from its own SIGKILL.  _exit runs no handler either.
+        os._exit(137)

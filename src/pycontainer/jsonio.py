@@ -53,6 +53,13 @@ def loads(text: str | bytes):
         value, end = _scan(text, start)
     except StopIteration as stop:
         raise JSONError("Expecting value", text, stop.value) from None
+    except SystemError:
+        # An error inside a value: the C scanner raises json.decoder's
+        # JSONDecodeError, but only finds it if json.decoder was imported
+        # (otherwise a SystemError).  Import it now, on the error path only.
+        import json.decoder  # noqa: F401
+
+        value, end = _scan(text, start)  # raises the JSONDecodeError
     finally:
         _Context.memo.clear()
     rest = len(text) - len(text[end:].lstrip(_WHITESPACE))

@@ -5,6 +5,12 @@
 The status is never stored: it is derived each time from the init process
 (alive, and the same process: its start time is kept, so a reused pid cannot
 fool us) and the exec fifo (present until ``start``).
+
+``create`` writes the state first, before it makes anything else on the host
+(with no init pid yet, the cgroup directories it is about to make, and who is
+creating it), and again once the init is ready: a create killed at any step
+leaves a state that ``delete --force`` can undo.  Until the init pid is on
+record the status is "creating" while the creator lives, "stopped" after.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import os
 import time
 
 from pycontainer import OCI_VERSION, jsonio
-from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound
+from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound, StateUnreadable
 
 DEFAULT_ROOT = "/run/pycontainer"
 STATE_FILE = "state.json"
@@ -33,15 +39,18 @@ def default_root() -> str:
     return os.path.join(runtime_dir, "pycontainer")
 
 
+MAX_ID = 255  # NAME_MAX: the id names a directory and a cgroup
+
+
 def check_id(container_id: str) -> None:
     """Ids name directories: no separators, no '.'/'..', no NUL (runc's rule)."""
-    if (
-        not container_id
-        or container_id in (".", "..")
-        or len(container_id) > 1024
-        or not _ID_CHARS.issuperset(container_id)
-    ):
-        raise ContainerError(f"invalid container id {container_id!r}: use letters, digits and + - . _")
+    if not isinstance(container_id, str):
+        raise ContainerError(f"invalid container id {container_id!r}: not a string")
+    shown = repr(container_id) if len(container_id) <= 64 else repr(container_id[:64]) + "..."
+    if len(container_id) > MAX_ID:
+        raise ContainerError(f"invalid container id {shown}: longer than {MAX_ID} characters")
+    if not container_id or container_id in (".", "..") or not _ID_CHARS.issuperset(container_id):
+        raise ContainerError(f"invalid container id {shown}: use letters, digits and + - . _")
 
 
 class State:
@@ -63,6 +72,9 @@ class State:
         "cgroup_paths": None,
         "cgroup_created": None,
         "hooks": None,  # poststart and poststop hooks, as JSON
+        # The process making the container, until the init's pid is on record.
+        "creator_pid": 0,
+        "creator_start_time": 0,
     }
     __slots__ = (*FIELDS, "status")
 
@@ -132,7 +144,10 @@ class StateDir:
 
     def create(self) -> None:
         """Make the directory; exactly one of two racing creators wins."""
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+        except OSError as e:
+            raise ContainerError(f"state root {self.root}: {e.strerror}") from None
         try:
             os.mkdir(self.path, 0o711)
         except FileExistsError:
@@ -168,20 +183,33 @@ class StateDir:
             with open(os.path.join(self.path, STATE_FILE)) as f:
                 data = jsonio.loads(f.read())
             state = State(**data)
+            _check_types(state)
         except FileNotFoundError:
             raise ContainerNotFound(f"container {self.id!r} does not exist") from None
-        except (OSError, ValueError, TypeError) as e:
-            raise ContainerError(f"container {self.id!r}: state file is unreadable: {e}") from None
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            raise StateUnreadable(f"container {self.id!r}: state file is unreadable: {e}") from None
         state.status = self.status_of(state)
         return state
 
     def status_of(self, state: State) -> str:
-        if not state.pid or process_start_time(state.pid) != state.init_start_time:
+        if not state.pid:
+            creator = state.creator_pid
+            if creator and process_start_time(creator) == state.creator_start_time:
+                return "creating"
+            return "stopped"  # a create that died (or failed) before its init was ready
+        if process_start_time(state.pid) != state.init_start_time:
             return "stopped"
         return "created" if os.path.exists(self.fifo) else "running"
 
     def remove(self) -> None:
-        for name in (STATE_FILE, CONFIG_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
+        """Remove the directory; state.json first, so a remove cut short
+        leaves a directory that ``delete --force`` treats as a leftover."""
+        names = [STATE_FILE]
+        try:
+            names += [n for n in os.listdir(self.path) if n != STATE_FILE]
+        except FileNotFoundError:
+            return
+        for name in names:
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:
@@ -190,6 +218,28 @@ class StateDir:
             os.rmdir(self.path)
         except FileNotFoundError:
             pass
+
+
+_TYPES = {
+    "id": str,
+    "pid": int,
+    "init_start_time": int,
+    "creator_pid": int,
+    "creator_start_time": int,
+    "cgroups_path": str,
+    "cgroup_paths": dict,
+    "cgroup_created": list,
+    "hooks": dict,
+    "annotations": dict,
+}
+
+
+def _check_types(state: State) -> None:
+    """A state file edited or damaged into other types must not reach kill(2)."""
+    for name, kind in _TYPES.items():
+        value = getattr(state, name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{name} is {type(value).__name__}, not {kind.__name__}")
 
 
 class _Lock:

@@ -31,20 +31,50 @@ def _create(args, container_id: str, bundle: str, spec=None, *, foreground: bool
     )
 
 
-def _run_foreground(container: Container) -> int:
+class _SignalRelay:
+    """runc's signal proxy for a foreground container: the signals nsinit
+    gets go to the container's process.  Installed before the container is
+    created, so that a signal meanwhile neither kills nsinit half-way (which
+    would leave the container behind) nor is lost: it is relayed once the
+    process exists."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.pending: list[int] = []
+        for sig in signals.FORWARDED:
+            signals.set_handler(sig, self._handle)
+
+    def _handle(self, sig: int, _frame) -> None:
+        if self.pid:
+            _forward(self.pid, sig)
+        else:
+            self.pending.append(sig)
+
+    def relay_to(self, pid: int) -> None:
+        self.pid = pid
+        while self.pending:
+            _forward(pid, self.pending.pop(0))
+
+    @staticmethod
+    def remove() -> None:
+        for sig in signals.FORWARDED:
+            signals.set_handler(sig, signals.SIG_DFL)
+
+
+def _run_foreground(container: Container, relay: _SignalRelay) -> int:
     """Start, relay signals to the init (like runc's signal proxy) or proxy
     its terminal, wait, delete; the container's exit code."""
     try:
         if container._console is not None:
+            relay.relay_to(container.pid)
             return _with_terminal_proxy(container.terminal(), container.pid, container.start, container.wait)
-        for sig in signals.FORWARDED:
-            signals.set_handler(sig, lambda s, _f: _forward(container.pid, s))
+        relay.relay_to(container.pid)
         container.start()
         return container.wait()
     finally:
-        for sig in signals.FORWARDED:
-            signals.set_handler(sig, signals.SIG_DFL)
+        relay.pid = 0  # signals from now on are dropped: the delete must not be cut short
         container.delete(force=True)
+        relay.remove()
 
 
 def _with_terminal_proxy(master: int, pid: int, start, wait) -> int:
@@ -74,18 +104,23 @@ def _forward(pid: int, sig: int) -> None:
 
 
 def cmd_run(args) -> int:
-    container = _create(args, args.id, args.bundle, foreground=not args.detach)
     if args.detach:
-        container.start()
+        _create(args, args.id, args.bundle).start()
         return 0
-    return _run_foreground(container)
+    relay = _SignalRelay()
+    try:
+        container = _create(args, args.id, args.bundle, foreground=True)
+    except BaseException:
+        relay.remove()
+        raise
+    return _run_foreground(container, relay)
 
 
 def cmd_exec(args) -> int:
     """``exec CONFIG.json [-- CMD]``: a new container from a config file;
     ``exec [options] ID CMD...``: a new process in a running container."""
     target = args.target
-    if target.endswith(".json") and os.path.isfile(target):
+    if target.endswith(".json") and os.path.exists(target):  # a directory: load_config says so
         return _exec_config_file(args)
     return _exec_in_container(args)
 
@@ -97,7 +132,13 @@ def _exec_config_file(args) -> int:
     if args.cmd:
         spec.process.args = list(args.cmd)
     container_id = f"nsinit-{os.getpid()}-{os.urandom(4).hex()}"
-    return _run_foreground(_create(args, container_id, spec.bundle, spec=spec, foreground=True))
+    relay = _SignalRelay()
+    try:
+        container = _create(args, container_id, spec.bundle, spec=spec, foreground=True)
+    except BaseException:
+        relay.remove()
+        raise
+    return _run_foreground(container, relay)
 
 
 def _exec_in_container(args) -> int:
@@ -193,19 +234,24 @@ def cmd_kill(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    from pycontainer.errors import ContainerNotFound
+    from pycontainer.errors import ContainerNotFound, StateUnreadable
 
     try:
         Container.load(args.id, _root(args)).delete(force=args.force)
-    except ContainerNotFound:
+    except (ContainerNotFound, StateUnreadable):
         if not args.force:
             raise
+        from pycontainer.container import remove_leftovers
+
+        remove_leftovers(args.id, _root(args))  # a create cut short, or a damaged state file
     return 0  # runc: delete --force of an unknown (or just deleted) id succeeds
 
 
 def cmd_list(args) -> int:
     root = _root(args)
     containers = []
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ContainerError(f"state root {root}: not a directory")
     if os.path.isdir(root):
         for name in sorted(os.listdir(root)):
             try:

@@ -43,8 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(e: Exception) -> str:
     """runc prints one line per error; a config with several problems gets
-    them joined with '; '."""
-    return "; ".join(line for line in str(e).splitlines() if line)
+    them joined with '; '.  An OSError reads as Go's do ("open PATH: reason"),
+    not as Python's "[Errno N] ..."."""
+    if isinstance(e, OSError) and e.strerror and type(e).__str__ is OSError.__str__:
+        text = f"{e.filename}: {e.strerror}" if e.filename is not None else e.strerror
+    else:
+        text = str(e)
+    return "; ".join(line for line in text.splitlines() if line)
 
 
 def _log_settings(argv: list[str]) -> tuple[str | None, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from pycontainer import namespaces, signals, syscalls
+from pycontainer import failpoints, namespaces, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process.channel import Channel
 from pycontainer.process.parent import abandon
@@ -87,9 +87,11 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
     try:
         pid = parent_end.expect("init_pid")["pid"]
         made.append(pid)
+        failpoints.reached("exec.process-cloned")
         os.waitpid(helper, 0)
         made.remove(helper)
         place_in_cgroups(pid)
+        failpoints.reached("exec.process-in-cgroup")
         parent_end.go(pid)
         parent_end.wait_for_ready(on_seccomp_fd=_agent_sender(cfg.seccomp_agent, pid))
         return pid
@@ -130,6 +132,7 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
 
         plan = namespaces.Plan(join=cfg.join)
         namespaces.join(plan)
+        failpoints.reached("exec.namespaces-joined")
         pid = syscalls.clone(syscalls.CLONE_PARENT)
         if pid:
             channel.report_init_pid(pid)

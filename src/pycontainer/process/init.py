@@ -15,7 +15,7 @@ import os
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
-from pycontainer import namespaces, rootfs, signals, syscalls
+from pycontainer import failpoints, namespaces, rootfs, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process import finalize
 from pycontainer.process.channel import Channel
@@ -35,6 +35,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         from pycontainer.security import lsm
     # Id maps written; the parent places us in our cgroups meanwhile.
     cfg.hook_state["pid"] = channel.wait_for_go()
+    failpoints.reached("init.started")
     if cfg.plan.new_user:
         become_root_in_user_namespace()
     if cfg.new_keyring:
@@ -44,12 +45,15 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
 
     if cfg.plan.has("mount"):
         rootfs.prepare(spec, cfg.cgroup_dirs, bind_devices=cfg.plan.new_user, idmapped=cfg.idmapped_fds)
+        failpoints.reached("init.mounts-made")
         run_create_hooks(spec, cfg, channel)  # host paths still visible
+        failpoints.reached("init.create-hooks-run")
         if cfg.no_pivot:
             rootfs.move_root(os.fspath(spec.rootfs))
         else:
             rootfs.pivot_root(os.fspath(spec.rootfs))
         rootfs.finish(spec)
+        failpoints.reached("init.root-changed")
     else:
         # No mount namespace of its own: nothing may be mounted (the host's
         # namespace); a chroot is all the isolation of the filesystem we do.
@@ -72,8 +76,10 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
     finalize.hand_seccomp_to_agent(exec_request, channel)
     channel.report_ready()
+    failpoints.reached("init.ready")
     wait_for_start(cfg.exec_fifo_fd)
     channel.close()
+    failpoints.reached("init.start-received")
     if spec.hooks is not None and spec.hooks.start_container:
         # In the container's namespaces, paths resolved in its root.
         state = {**cfg.hook_state, "status": "created"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from pycontainer import namespaces, signals, syscalls
+from pycontainer import failpoints, namespaces, signals, syscalls
 from pycontainer.process.channel import Channel
 
 
@@ -82,6 +82,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
     child_end.close()
     made = [pid]
     try:
+        failpoints.reached("create.init-cloned")
         if plan.needs_two_steps:
             init_pid = _follow_two_steps(parent_end, pid, linux, made)
         else:
@@ -92,6 +93,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
         place_in_cgroups(init_pid)
+        failpoints.reached("create.init-in-cgroup")
         parent_end.placed_in_cgroups()
         parent_end.wait_for_ready(
             lambda: _run_create_runtime_hooks(cfg, init_pid), _seccomp_agent_sender(cfg, init_pid)
@@ -112,6 +114,7 @@ def _run_create_runtime_hooks(cfg: InitConfig, init_pid: int) -> None:
     state = {**cfg.hook_state, "pid": init_pid, "status": "creating"}
     hooks.run_hooks(cfg.spec.hooks.prestart, state, "prestart")
     hooks.run_hooks(cfg.spec.hooks.create_runtime, state, "createRuntime")
+    failpoints.reached("create.runtime-hooks-run")
 
 
 def _seccomp_agent_sender(cfg: InitConfig, init_pid: int):

@@ -1,0 +1,149 @@
+"""Faults: nsinit (or the container's init) killed by SIGKILL at every step
+that makes something on the host, and at random moments; after each,
+``nsinit delete --force`` must leave nothing of the container behind."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from pycontainer import failpoints
+from tests.conftest import NSINIT
+from tests.reliability import leftovers, nsinit, wait_no_leftovers
+
+pytestmark = pytest.mark.root
+
+# How many random-delay kills of `nsinit create`; PYCONTAINER_RANDOM_KILLS raises it.
+RANDOM_KILLS = int(os.environ.get("PYCONTAINER_RANDOM_KILLS", "20"))
+
+
+def _plain(bundle) -> None:
+    bundle.config["process"]["args"] = ["/bin/sleep", "600"]
+    # Hooks at every phase, so the hook steps are reached too (host binaries: hooks run on the host).
+    hook = {"path": "/bin/true"}
+    bundle.config["hooks"] = {
+        phase: [hook] for phase in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+    }
+    bundle.write()
+
+
+def _with_resources(bundle) -> None:
+    _plain(bundle)
+    bundle.config["linux"]["resources"] = {
+        "memory": {"limit": 64 * 1024 * 1024},
+        "pids": {"limit": 32},
+        "cpu": {"shares": 512},
+    }
+    bundle.write()
+
+
+def _lifecycle(bundle, env: dict, tmp_path) -> list[int]:
+    """create, start, exec, delete --force, each with ``env``; their exit
+    codes (stops at the first that fails, as an engine would)."""
+    root = bundle.state_root
+    codes = []
+    steps = [
+        ("create", "--bundle", str(bundle.path), "--pid-file", str(tmp_path / "pid"), bundle.id),
+        ("start", bundle.id),
+        ("exec", bundle.id, "/bin/true"),
+        ("delete", "--force", bundle.id),
+    ]
+    for argv in steps:
+        r = nsinit(root, *argv, env=env)
+        codes.append(r.returncode)
+        if r.returncode != 0:
+            break
+    return codes
+
+
+def _clean_up_and_check(bundle) -> None:
+    root = bundle.state_root
+    r = nsinit(root, "delete", "--force", bundle.id)
+    assert r.returncode == 0, r.stderr
+    listed = nsinit(root, "list", "-q", stdout=subprocess.PIPE)
+    assert listed.returncode == 0, listed.stderr
+    assert bundle.id not in listed.stdout.split()
+    found = wait_no_leftovers(bundle.id, root)
+    assert not found, f"left behind: {found}"
+
+
+@pytest.mark.parametrize("config", [_plain, _with_resources], ids=["plain", "resources"])
+@pytest.mark.parametrize("step", failpoints.STEPS)
+def test_failpoint_then_delete_force_leaves_nothing(make_bundle, tmp_path, step, config):
+    bundle = make_bundle()
+    config(bundle)
+    codes = _lifecycle(bundle, {failpoints.ENV: step}, tmp_path)
+    # The failpoint was reached: some command died by SIGKILL, or (a step in
+    # the container's init or exec'd process) failed because of it.
+    assert any(code != 0 for code in codes), f"{step} was never reached: {codes}"
+    _clean_up_and_check(bundle)
+
+
+def test_every_step_is_reached_in_the_code():
+    """Each name in STEPS has its reached() call (a renamed step would
+    otherwise make the walk above test nothing for it)."""
+    src = os.path.join(os.path.dirname(failpoints.__file__))
+    text = ""
+    for dirpath, _dirs, files in os.walk(src):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(dirpath, name)) as f:
+                    text += f.read()
+    missing = [s for s in failpoints.STEPS if f'reached("{s}")' not in text]
+    assert not missing
+    assert len(set(failpoints.STEPS)) == len(failpoints.STEPS)
+
+
+def test_lifecycle_without_failpoint_succeeds(make_bundle, tmp_path):
+    """The walk's sequence is sound: with no failpoint every command succeeds."""
+    bundle = make_bundle()
+    _plain(bundle)
+    assert _lifecycle(bundle, {}, tmp_path) == [0, 0, 0, 0]
+    assert not wait_no_leftovers(bundle.id, bundle.state_root)
+
+
+def test_random_kills_of_create(make_bundle):
+    """SIGKILL `nsinit create` after a random delay (from before it has
+    loaded the config to after it is done), then delete --force."""
+    rng = random.Random(os.environ.get("PYCONTAINER_SEED", "7"))
+    bundle = make_bundle()
+    _plain(bundle)
+    # How long a create takes here, to spread the kills over it.
+    t0 = time.monotonic()
+    assert nsinit(bundle.state_root, "create", "--bundle", str(bundle.path), bundle.id).returncode == 0
+    took = time.monotonic() - t0
+    _clean_up_and_check(bundle)
+    killed_midway = 0
+    for i in range(RANDOM_KILLS):
+        bundle.id = f"t-kill{i}-{os.getpid()}"
+        p = subprocess.Popen(
+            [*NSINIT, "--root", str(bundle.state_root), "create", "--bundle", str(bundle.path), bundle.id],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0, took * 1.1))
+        p.send_signal(signal.SIGKILL)
+        code = p.wait()
+        killed_midway += code == -signal.SIGKILL and os.path.exists(bundle.state_root / bundle.id)
+        _clean_up_and_check(bundle)
+    # Most kills should land while something was made (not before nsinit
+    # started making anything, nor after it exited).
+    assert killed_midway >= RANDOM_KILLS // 4, killed_midway
+
+
+def test_leftovers_finds_a_live_container(make_bundle, tmp_path):
+    """The check above can fail: a container that is still there is seen."""
+    bundle = make_bundle()
+    _plain(bundle)
+    assert nsinit(bundle.state_root, "create", "--bundle", str(bundle.path), bundle.id).returncode == 0
+    try:
+        found = leftovers(bundle.id, bundle.state_root)
+        assert set(found) >= {"state dir", "cgroups", "processes"}
+    finally:
+        _clean_up_and_check(bundle)
