@@ -169,7 +169,8 @@ class StateDir:
         return "created" if os.path.exists(self.fifo) else "running"
 
     def remove(self) -> None:
-        for name in (STATE_FILE, CONFIG_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
+        # network.json and hosts: the network's record and /etc/hosts (pycontainer.network).
+        for name in (STATE_FILE, CONFIG_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp", "network.json", "hosts"):
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:

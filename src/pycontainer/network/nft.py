@@ -1,0 +1,117 @@
+"""NAT and published ports with nftables, in a table of our own (``ip
+pycontainer``): nobody else's tables or rules are touched.
+
+The rules are fixed; what changes per container are elements of a map and a
+set, so a container adds and removes elements and never a rule:
+
+* ``ports``: protocol . host port -> container address . port, the DNAT of
+  published ports, on prerouting (from other namespaces) and output (from
+  the host itself, 127.0.0.1 included);
+* ``masq``: container addresses whose traffic leaving through the host is
+  masqueraded; and traffic DNATed from the host's loopback is masqueraded too
+  (its source 127.0.0.1 cannot leave the host otherwise).
+
+``create element`` fails if the key exists, inside the one atomic ``nft -f``
+transaction: a port published twice is refused with nothing changed.  The
+table goes when its last element does.  Callers hold ``network.lock()``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from pycontainer.errors import ConfigError, ContainerError
+
+TABLE = "pycontainer"
+_SKELETON = f"""table ip {TABLE} {{
+  map ports {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
+  set masq {{ type ipv4_addr; }}
+  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+  chain output {{ type nat hook output priority -100; policy accept; }}
+  chain postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+}}
+flush chain ip {TABLE} prerouting
+flush chain ip {TABLE} output
+flush chain ip {TABLE} postrouting
+add rule ip {TABLE} prerouting fib daddr type local dnat ip to meta l4proto . th dport map @ports
+add rule ip {TABLE} output fib daddr type local dnat ip to meta l4proto . th dport map @ports
+add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 ct status dnat masquerade
+add rule ip {TABLE} postrouting ip saddr @masq masquerade
+"""
+
+
+def nft_binary() -> str:
+    path = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if path is None:
+        raise ConfigError(
+            "NAT and published ports need nft (Debian's nftables package), which is not installed",
+            "pycontainer.network",
+        )
+    return path
+
+
+def _run(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([nft_binary(), "-f", "-"], input=script, capture_output=True, text=True)
+
+
+def port_element(port: dict) -> str:
+    return f"{port['protocol']} . {port['hostPort']}"
+
+
+def add(ports: list[dict], masq: list[str]) -> None:
+    """Publish ``ports`` ({protocol, hostPort, address, containerPort}) and
+    masquerade ``masq`` (addresses), atomically."""
+    lines = [_SKELETON]
+    for p in ports:
+        target = f"{p['address']} . {p['containerPort']}"
+        lines.append(f"create element ip {TABLE} ports {{ {port_element(p)} : {target} }}\n")
+    for address in masq:
+        lines.append(f"add element ip {TABLE} masq {{ {address} }}\n")
+    done = _run("".join(lines))
+    if done.returncode == 0:
+        return
+    for i, p in enumerate(ports):
+        if "File exists" in done.stderr and f"{port_element(p)} :" in done.stderr:
+            raise ConfigError(
+                f"{p['hostPort']}/{p['protocol']} is already published",
+                f"pycontainer.network.ports[{i}].hostPort",
+            )
+    raise ContainerError(f"nft: {done.stderr.strip()}")
+
+
+def remove(ports: list[dict], masq: list[str]) -> None:
+    """Take out what ``add`` put in (those present, pointing at our address:
+    after a crash a port may never have been added, or be another's since),
+    and the table once it is empty."""
+    import json
+
+    listed = subprocess.run(
+        [nft_binary(), "-j", "list", "table", "ip", TABLE], capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        return  # no table: nothing of ours is left
+    port_elems: dict[tuple[str, int], tuple[str, int]] = {}
+    masq_elems: set[str] = set()
+    for item in json.loads(listed.stdout).get("nftables", []):
+        if "map" in item and item["map"]["name"] == "ports":
+            for key, value in item["map"].get("elem", []):
+                port_elems[tuple(key["concat"])] = tuple(value["concat"])
+        elif "set" in item and item["set"]["name"] == "masq":
+            masq_elems.update(e for e in item["set"].get("elem", []) if isinstance(e, str))
+    lines = []
+    for p in ports:
+        key = (p["protocol"], p["hostPort"])
+        if port_elems.get(key) == (p["address"], p["containerPort"]):
+            lines.append(f"delete element ip {TABLE} ports {{ {port_element(p)} }}\n")
+            del port_elems[key]
+    for address in masq:
+        if address in masq_elems:
+            lines.append(f"delete element ip {TABLE} masq {{ {address} }}\n")
+            masq_elems.discard(address)
+    if not port_elems and not masq_elems:
+        lines = [f"delete table ip {TABLE}\n"]
+    if lines:
+        done = _run("".join(lines))
+        if done.returncode != 0:
+            raise ContainerError(f"nft: {done.stderr.strip()}")
