@@ -42,7 +42,7 @@ add rule ip {TABLE} postrouting ip saddr @masq masquerade
 
 
 def nft_binary() -> str:
-    path = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    path = shutil.which("nft")  # on PATH, as runc finds its helpers
     if path is None:
         raise ConfigError(
             "NAT and published ports need nft (Debian's nftables package), which is not installed",
