@@ -166,16 +166,14 @@ def _check_devices(devices: dict) -> None:
 
 
 def _check_free(cfg: NetworkConfig) -> None:
-    """Names must be free (the host veth) or fit (an existing bridge)."""
-    from pycontainer.network.netlink import Netlink
-
-    with Netlink() as nl:
-        if nl.link(cfg.veth.host_name) is not None:
-            raise ConfigError(f"interface {cfg.veth.host_name!r} already exists", f"{SECTION}.veth.hostName")
-        if cfg.bridge is not None:
-            found = nl.link(cfg.bridge.name)
-            if found is not None and found["kind"] != "bridge":
-                raise ConfigError(f"{cfg.bridge.name!r} exists and is not a bridge", f"{SECTION}.bridge.name")
+    """Names must be free (the host veth) or fit (an existing bridge); read
+    from /sys, so the netlink code is loaded only once there is work for it."""
+    if os.path.exists(f"/sys/class/net/{cfg.veth.host_name}"):
+        raise ConfigError(f"interface {cfg.veth.host_name!r} already exists", f"{SECTION}.veth.hostName")
+    if cfg.bridge is not None:
+        path = f"/sys/class/net/{cfg.bridge.name}"
+        if os.path.exists(path) and not os.path.exists(f"{path}/bridge"):
+            raise ConfigError(f"{cfg.bridge.name!r} exists and is not a bridge", f"{SECTION}.bridge.name")
 
 
 class Network:
@@ -229,22 +227,41 @@ class Network:
 
     def setup(self, pid: int) -> None:
         """Wire the container whose init is ``pid`` (its namespace exists)."""
-        from pycontainer.network.netlink import Netlink, NetlinkError
-
+        cfg = self.cfg
         ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with Netlink() as host, Netlink(ns_fd) as inside:
+            with lock():
+                adding = None
+                if cfg.ports or cfg.masquerade:
+                    from pycontainer.network import nft
+
+                    _enable_forwarding()
+                    record = self.record()
+                    # nft works in the background while netlink does the rest.
+                    adding = nft.start_add(record["ports"], record["masquerade"])
                 try:
-                    if self.devices:
-                        self._move_devices(host, ns_fd)
-                    if self.cfg.veth is not None:
-                        self._veth(host, inside, ns_fd)
-                except NetlinkError as e:
-                    raise ContainerError(f"network setup: {e.strerror}") from None
+                    self._links(ns_fd)
+                except BaseException:
+                    if adding is not None:
+                        adding.pending.result()  # done either way: teardown undoes it
+                    raise
+                if adding is not None:
+                    adding.finish()
+                    failpoints.reached("network.nft-added")
         finally:
             os.close(ns_fd)
-        if self.cfg.ports or self.cfg.masquerade:
-            self._nat()
+
+    def _links(self, ns_fd: int) -> None:
+        from pycontainer.network.netlink import Netlink, NetlinkError
+
+        try:
+            with Netlink() as host, Netlink(ns_fd) as inside:
+                if self.devices:
+                    self._move_devices(host, ns_fd)
+                if self.cfg.veth is not None:
+                    self._veth(host, inside, ns_fd)
+        except NetlinkError as e:
+            raise ContainerError(f"network setup: {e.strerror}") from None
 
     def _move_devices(self, host, ns_fd: int) -> None:
         for host_name, device in self.devices.items():
@@ -252,28 +269,28 @@ class Network:
             failpoints.reached("network.devices-moved")
 
     def _veth(self, host, inside, ns_fd: int) -> None:
+        """Called with the lock held (the bridge is shared)."""
         veth, bridge = self.cfg.veth, self.cfg.bridge
-        with lock():
-            host.add_veth(veth.host_name, veth.name, ns_fd, mtu=veth.mtu, peer_mac=veth.mac)
-            failpoints.reached("network.veth-created")
-            host_index = host.index(veth.host_name)
-            outer = veth.host_name
-            if bridge is not None:
-                outer = bridge.name
+        host.add_veth(veth.host_name, veth.name, ns_fd, mtu=veth.mtu, peer_mac=veth.mac)
+        failpoints.reached("network.veth-created")
+        host_index = host.index(veth.host_name)
+        outer = veth.host_name
+        if bridge is not None:
+            outer = bridge.name
+            found = host.link(bridge.name)
+            if found is None:
+                host.add_bridge(bridge.name, BRIDGE_ALIAS)
+                failpoints.reached("network.bridge-created")
                 found = host.link(bridge.name)
-                if found is None:
-                    host.add_bridge(bridge.name, BRIDGE_ALIAS)
-                    failpoints.reached("network.bridge-created")
-                    found = host.link(bridge.name)
-                for a in bridge.addresses:
-                    host.add_address(found["index"], a)
-                if not found["up"]:
-                    host.set_link(found["index"], up=True)
-                host.set_link(host_index, master=found["index"], up=True)
-            else:
-                for a in veth.host_addresses:
-                    host.add_address(host_index, a)
-                host.set_link(host_index, up=True)
+            for a in bridge.addresses:
+                host.add_address(found["index"], a)
+            if not found["up"]:
+                host.set_link(found["index"], up=True)
+            host.set_link(host_index, master=found["index"], up=True)
+        else:
+            for a in veth.host_addresses:
+                host.add_address(host_index, a)
+            host.set_link(host_index, up=True)
         index = inside.index(veth.name)
         for a in veth.addresses:
             inside.add_address(index, a)
@@ -284,16 +301,6 @@ class Network:
         if self.cfg.ports:
             # The DNAT of a connection from 127.0.0.1 routes it out here.
             _sysctl(f"net/ipv4/conf/{outer}/route_localnet", "1")
-
-    def _nat(self) -> None:
-        from pycontainer.network import nft
-
-        if self.cfg.masquerade or self.cfg.ports:
-            _enable_forwarding()
-        record = self.record()
-        with lock():
-            nft.add(record["ports"], record["masquerade"])
-            failpoints.reached("network.nft-added")
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -329,25 +336,31 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
     from pycontainer.network.netlink import Netlink, NetlinkError
 
     errors: list[str] = []
-    with Netlink() as host:
-        if record.get("devices") and pid:
+    with lock():
+        listing = None
+        if record.get("ports") or record.get("masquerade"):
+            from pycontainer.network import nft
+
             try:
-                _devices_back(record["devices"], pid)
-            except (OSError, NetlinkError) as e:
-                errors.append(f"moving network devices back: {e}")
-        with lock():
+                listing = nft.start_list()  # in the background, while netlink works
+            except ConfigError as e:
+                errors.append(str(e))
+        with Netlink() as host:
+            if record.get("devices") and pid:
+                try:
+                    _devices_back(record["devices"], pid)
+                except (OSError, NetlinkError) as e:
+                    errors.append(f"moving network devices back: {e}")
             if record.get("hostInterface"):
                 host.delete_link(record["hostInterface"])
             bridge = record.get("bridge")
             if bridge:
                 _remove_bridge_if_unused(host, bridge)
-            if record.get("ports") or record.get("masquerade"):
-                from pycontainer.network import nft
-
-                try:
-                    nft.remove(record.get("ports", []), record.get("masquerade", []))
-                except (ContainerError, ConfigError) as e:
-                    errors.append(str(e))
+        if listing is not None:
+            try:
+                nft.remove(listing, record.get("ports", []), record.get("masquerade", []))
+            except ContainerError as e:
+                errors.append(str(e))
     for name in (RECORD, HOSTS):
         try:
             os.unlink(os.path.join(state_dir, name))

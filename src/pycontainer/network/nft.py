@@ -51,49 +51,94 @@ def nft_binary() -> str:
     return path
 
 
-def _run(script: str) -> subprocess.CompletedProcess:
-    return subprocess.run([nft_binary(), "-f", "-"], input=script, capture_output=True, text=True)
+class Pending:
+    """An ``nft`` run started in the background: the kernel's share of the
+    work (a commit that removes something waits for an RCU grace period)
+    overlaps the netlink work done meanwhile.  ``result()``: (exit code, output)."""
+
+    def __init__(self, args: list[str], script: str | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [nft_binary(), *args],
+            stdin=subprocess.PIPE if script is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if script is not None:
+            self.proc.stdin.write(script)
+            self.proc.stdin.close()
+
+    def result(self) -> tuple[int, str]:
+        output = self.proc.stdout.read()
+        self.proc.stdout.close()
+        return self.proc.wait(), output
+
+
+def _run(script: str) -> tuple[int, str]:
+    return Pending(["-f", "-"], script).result()
 
 
 def port_element(port: dict) -> str:
     return f"{port['protocol']} . {port['hostPort']}"
 
 
-def add(ports: list[dict], masq: list[str]) -> None:
-    """Publish ``ports`` ({protocol, hostPort, address, containerPort}) and
-    masquerade ``masq`` (addresses), atomically."""
-    lines = [_SKELETON]
+def _elements(ports: list[dict], masq: list[str]) -> str:
+    lines = []
     for p in ports:
         target = f"{p['address']} . {p['containerPort']}"
         lines.append(f"create element ip {TABLE} ports {{ {port_element(p)} : {target} }}\n")
     for address in masq:
         lines.append(f"add element ip {TABLE} masq {{ {address} }}\n")
-    done = _run("".join(lines))
-    if done.returncode == 0:
-        return
-    for i, p in enumerate(ports):
-        if "File exists" in done.stderr and f"{port_element(p)} :" in done.stderr:
-            raise ConfigError(
-                f"{p['hostPort']}/{p['protocol']} is already published",
-                f"pycontainer.network.ports[{i}].hostPort",
-            )
-    raise ContainerError(f"nft: {done.stderr.strip()}")
+    return "".join(lines)
 
 
-def remove(ports: list[dict], masq: list[str]) -> None:
+class Adding:
+    """``add`` in two halves, ``start_add`` and ``finish``: publish ``ports``
+    ({protocol, hostPort, address, containerPort}) and masquerade ``masq``
+    (addresses), atomically.  The elements alone first (the usual case: the
+    table is there); the table's skeleton with them if it is not (re-made
+    each time it would cost a commit that replaces its rules)."""
+
+    def __init__(self, ports: list[dict], masq: list[str]) -> None:
+        self.ports, self.masq = ports, masq
+        self.elements = _elements(ports, masq)
+        self.pending = Pending(["-f", "-"], self.elements)
+
+    def finish(self) -> None:
+        code, output = self.pending.result()
+        if code != 0 and "No such file or directory" in output:
+            code, output = _run(_SKELETON + self.elements)
+        if code == 0:
+            return
+        for i, p in enumerate(self.ports):
+            if "File exists" in output and f"{port_element(p)} :" in output:
+                raise ConfigError(
+                    f"{p['hostPort']}/{p['protocol']} is already published",
+                    f"pycontainer.network.ports[{i}].hostPort",
+                )
+        raise ContainerError(f"nft: {output.strip()}")
+
+
+def start_add(ports: list[dict], masq: list[str]) -> Adding:
+    return Adding(ports, masq)
+
+
+def start_list() -> Pending:
+    return Pending(["-j", "list", "table", "ip", TABLE])
+
+
+def remove(listing: Pending, ports: list[dict], masq: list[str]) -> None:
     """Take out what ``add`` put in (those present, pointing at our address:
     after a crash a port may never have been added, or be another's since),
-    and the table once it is empty."""
+    and the table once it is empty.  ``listing``: a ``start_list()``."""
     import json
 
-    listed = subprocess.run(
-        [nft_binary(), "-j", "list", "table", "ip", TABLE], capture_output=True, text=True
-    )
-    if listed.returncode != 0:
+    code, output = listing.result()
+    if code != 0:
         return  # no table: nothing of ours is left
     port_elems: dict[tuple[str, int], tuple[str, int]] = {}
     masq_elems: set[str] = set()
-    for item in json.loads(listed.stdout).get("nftables", []):
+    for item in json.loads(output).get("nftables", []):
         if "map" in item and item["map"]["name"] == "ports":
             for key, value in item["map"].get("elem", []):
                 port_elems[tuple(key["concat"])] = tuple(value["concat"])
@@ -112,6 +157,6 @@ def remove(ports: list[dict], masq: list[str]) -> None:
     if not port_elems and not masq_elems:
         lines = [f"delete table ip {TABLE}\n"]
     if lines:
-        done = _run("".join(lines))
-        if done.returncode != 0:
-            raise ContainerError(f"nft: {done.stderr.strip()}")
+        code, output = _run("".join(lines))
+        if code != 0:
+            raise ContainerError(f"nft: {output.strip()}")
