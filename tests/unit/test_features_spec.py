@@ -70,8 +70,9 @@ def test_features_keys_and_types():
         "netDevices",
     }
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
-    for name in ("apparmor", "selinux", "intelRdt", "netDevices"):
+    for name in ("apparmor", "selinux", "intelRdt"):
         assert linux[name] == {"enabled": False}
+    assert linux["netDevices"] == {"enabled": True}
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
     seccomp = linux["seccomp"]
     assert list(seccomp) == ["enabled", "actions", "operators", "archs", "knownFlags", "supportedFlags"]

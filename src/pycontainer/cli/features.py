@@ -201,9 +201,7 @@ def features() -> dict:
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
-            # linux.netDevices is validated but not applied yet: say so
-            # rather than leave it "unknown".
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},
         },
         # No libseccomp version: pycontainer does not use libseccomp.
         "annotations": {ANNOTATION_VERSION: pycontainer.__version__},
