@@ -5,11 +5,11 @@ set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for cmd in busybox gcc unshare ip pgrep newuidmap; do command -v "$cmd" >/dev/null || need=1; done
+for cmd in busybox gcc unshare ip pgrep newuidmap nft; do command -v "$cmd" >/dev/null || need=1; done
 dpkg -s busybox-static >/dev/null 2>&1 || need=1
 if [ -n "$need" ]; then
     apt-get update -qq
-    apt-get install -y -qq busybox-static gcc libc6-dev iproute2 util-linux procps uidmap >/dev/null
+    apt-get install -y -qq busybox-static gcc libc6-dev iproute2 nftables util-linux procps uidmap >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[test]"
 sh scripts/install-nsinit

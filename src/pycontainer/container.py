@@ -168,6 +168,7 @@ class Container:
             spec = load_config(os.path.join(bundle, "config.json"), bundle=bundle)
         check(spec)
         _check_runnable(spec)
+        net = _network_plan(spec, root, container_id)  # before the namespace plan: it may join a peer's
         if spec.process.terminal and not console_socket and not terminal_here:
             raise ContainerError(
                 "cannot allocate a terminal for a detached container without --console-socket"
@@ -214,6 +215,8 @@ class Container:
             undo.callback(os.close, fifo_fd)
             ours, console_fd = _console_fds(spec.process, console_socket, undo)
             idmapped = _idmapped_mounts(spec, undo)
+            if net is not None:
+                net.prepare(state_dir.path)  # records what it will make, before making it
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
             resources = spec.linux.resources if spec.linux else None
@@ -253,6 +256,13 @@ class Container:
             pid = spawn_init(init_cfg, place)
             undo.callback(kill_and_reap, pid)
             failpoints.reached("create.init-ready")
+            if net is not None:
+                # While the init waits on its exec fifo; undone before it is killed
+                # (moved devices come back out of its namespace).
+                from pycontainer import network
+
+                undo.callback(network.teardown, state_dir.path, pid)
+                net.setup(pid)
 
             state.pid = pid
             state.init_start_time = process_start_time(pid) or 0
@@ -472,6 +482,14 @@ class Container:
                 continue
         return sorted(found)
 
+    def network(self) -> dict | None:
+        """Its network (interface, addresses, published ports), None without one."""
+        if not os.path.exists(os.path.join(self._dir.path, "network.json")):
+            return None
+        from pycontainer import network
+
+        return network.describe(self._dir.path)
+
     def config(self):
         """The config the container was created with (a Spec)."""
         from pycontainer.spec import load_config
@@ -521,9 +539,14 @@ class Container:
             raise InvalidState(
                 f"cannot delete a container that is being created (by pid {self._state.creator_pid})"
             )
+        if status != "stopped" and not force:
+            raise InvalidState(f"cannot delete a container that is {status} (use --force)")
+        if os.path.exists(os.path.join(self._dir.path, "network.json")):
+            from pycontainer import network
+
+            # Before the kill: moved devices leave the namespace while it lives.
+            network.teardown(self._dir.path, self.pid if status != "stopped" else None)
         if status != "stopped":
-            if not force:
-                raise InvalidState(f"cannot delete a container that is {status} (use --force)")
             self._kill_and_wait()
         failpoints.reached("delete.killed")
         manager = self._cgroups()
@@ -708,6 +731,18 @@ def _wants_idmap(m) -> bool:
     return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
 
 
+def _network_plan(spec, root, container_id: str):
+    """The network the config asks for (``linux.netDevices``, our
+    ``pycontainer.network``), checked; None (and nothing imported) without."""
+    if spec.pycontainer is None and not (spec.linux and spec.linux.net_devices):
+        return None
+    from pycontainer import network
+
+    if not network.wanted(spec):
+        return None
+    return network.plan(spec, os.fspath(root), container_id)
+
+
 def _compile_seccomp(spec, root):
     """``linux.seccomp`` compiled to BPF (None without one), cached under the
     state root: compiling an engine's profile costs more than a container start."""
@@ -781,8 +816,6 @@ def not_applied(spec) -> list[str]:
     linux, process = spec.linux, spec.process
     fields = []
     if linux is not None:
-        if linux.net_devices:
-            fields.append("linux.netDevices")
         if linux.personality is not None:
             fields.append("linux.personality")
         if linux.intel_rdt is not None:

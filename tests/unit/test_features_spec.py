@@ -73,8 +73,8 @@ def test_features_keys_and_types():
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False}
     for name in ("apparmor", "selinux"):
         assert linux[name] == {"enabled": True}  # applied where the host runs them
-    for name in ("intelRdt", "netDevices"):
-        assert linux[name] == {"enabled": False}
+    assert linux["intelRdt"] == {"enabled": False}
+    assert linux["netDevices"] == {"enabled": True}
     assert linux["mountExtensions"] == {"idmap": {"enabled": True}}
     seccomp = linux["seccomp"]
     assert list(seccomp) == ["enabled", "actions", "operators", "archs", "knownFlags", "supportedFlags"]

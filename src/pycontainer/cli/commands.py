@@ -223,8 +223,12 @@ def cmd_start(args) -> int:
 
 
 def cmd_state(args) -> int:
-    state = Container.load(args.id, _root(args)).state()
-    print(jsonio.dumps(state.to_oci(), indent=2))
+    container = Container.load(args.id, _root(args))
+    out = container.state().to_oci()
+    network = container.network()
+    if network is not None:
+        out["network"] = network  # our own key: addresses and published ports
+    print(jsonio.dumps(out, indent=2))
     return 0
 
 

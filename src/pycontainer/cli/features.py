@@ -202,9 +202,7 @@ def features() -> dict:
             "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": True}},
-            # linux.netDevices is validated but not applied yet: say so
-            # rather than leave it "unknown".
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},
         },
         # No libseccomp version: pycontainer does not use libseccomp.
         "annotations": {ANNOTATION_VERSION: pycontainer.__version__},

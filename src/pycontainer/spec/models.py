@@ -456,6 +456,8 @@ class Spec(Model):
     hooks: Hooks | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     linux: Linux | None = None
+    # Our own extensions (``network``: see pycontainer/network/config.py), kept as raw JSON.
+    pycontainer: object = None
     bundle: str = field(default_factory=os.getcwd)
 
     @property

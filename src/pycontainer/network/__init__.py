@@ -1,0 +1,422 @@
+"""Container networking built from the config: ``linux.netDevices`` (OCI)
+and our own ``pycontainer.network`` section (veth, bridge, NAT, published
+ports, links, a shared network namespace; see network/config.py).
+
+Imported only for a config that asks for one of them.  The API, in the
+order ``Container.create`` uses it::
+
+    net = network.plan(spec, root, container_id)   # checks; makes nothing
+    net.prepare(state_dir)        # writes the record (what will be made), /etc/hosts
+    net.setup(init_pid)           # makes it; the init waits on its exec fifo
+    network.teardown(state_dir, pid)   # on delete, or any failure before
+
+The record (``network.json`` in the state dir) is written before anything is
+made, so ``delete --force`` after a crashed create knows what to look for;
+teardown removes what it finds and skips what is not there.
+
+Host-wide pieces (a bridge shared by containers, our nftables table) change
+only under one lock, so a container leaving never removes what one arriving
+has just started to use.  Sysctls: ``route_localnet`` is set on our own bridge
+or host veth end (published ports reachable from 127.0.0.1; it goes with the
+interface), and ``net.ipv4.ip_forward`` is turned on when NAT or ports need
+it (logged; left on, as other engines do: other containers may rely on it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+from pycontainer import failpoints, jsonio
+from pycontainer.errors import ConfigError, ContainerError
+from pycontainer.log import get_logger
+from pycontainer.network.config import SECTION, NetworkConfig, parse
+
+RECORD = "network.json"
+HOSTS = "hosts"
+LOCK = "/run/lock/pycontainer-network.lock"
+BRIDGE_ALIAS = "pycontainer"  # marks a bridge we made: the last container to leave removes it
+log = get_logger(__name__)
+
+failpoints.STEPS.extend(
+    ["network.veth-created", "network.bridge-created", "network.nft-added", "network.devices-moved"]
+)
+
+
+def wanted(spec) -> bool:
+    """Whether the config asks for anything of this module."""
+    section = spec.pycontainer if isinstance(spec.pycontainer, dict) else {}
+    return "network" in section or bool(spec.linux and spec.linux.net_devices)
+
+
+def lock() -> _Lock:
+    return _Lock()
+
+
+class _Lock:
+    def __enter__(self) -> None:
+        os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+        self.fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+
+def host_veth_name(container_id: str) -> str:
+    """A unique host-side name within 15 characters: a hash of the id (ids
+    may be up to 1024 characters)."""
+    import hashlib
+
+    return "pc" + hashlib.sha256(container_id.encode()).hexdigest()[:13]
+
+
+def plan(spec, root: str, container_id: str) -> Network:
+    """Check everything that can be checked before anything is made: the
+    section, the devices to move, nft, the container to share or link to."""
+    raw = spec.pycontainer.get("network") if isinstance(spec.pycontainer, dict) else None
+    cfg = parse(raw) if raw is not None else NetworkConfig()
+    net = Network(cfg, container_id, spec)
+    if cfg.container is not None:
+        _share_namespace(spec, root, cfg.container)
+    elif raw is not None:
+        if spec.linux is None or spec.linux.namespace("network") is None:
+            raise ConfigError("needs a network namespace of the container's own (linux.namespaces)", SECTION)
+        if spec.linux.namespace("network").path and (cfg.veth or cfg.ports):
+            raise ConfigError(
+                "a joined network namespace (linux.namespaces path) is not ours to wire", SECTION
+            )
+    if cfg.links:
+        if spec.linux is None or spec.linux.namespace("mount") is None:
+            raise ConfigError("links write /etc/hosts: they need a mount namespace", f"{SECTION}.links")
+        net.hosts = _hosts_lines(cfg, spec, root)
+    if cfg.ports or cfg.masquerade:
+        from pycontainer.network import nft
+
+        nft.nft_binary()
+    if cfg.veth is not None and cfg.veth.host_name is None:
+        cfg.veth.host_name = host_veth_name(container_id)
+    if spec.linux and spec.linux.net_devices:
+        _check_devices(spec.linux.net_devices)
+    if cfg.veth is not None:
+        _check_free(cfg)
+    return net
+
+
+def _share_namespace(spec, root: str, other: str) -> None:
+    """The pod model: join the other container's network namespace (its
+    init's, checked alive now; the plan opens the path right after)."""
+    from pycontainer.container import Container
+    from pycontainer.errors import ContainerNotFound
+    from pycontainer.spec.models import Linux, Namespace
+
+    at = f"{SECTION}.container"
+    try:
+        peer = Container.load(other, root)
+    except ContainerNotFound:
+        raise ConfigError(f"no container {other!r} to share a network namespace with", at) from None
+    if peer.status not in ("created", "running"):
+        raise ConfigError(f"container {other!r} is {peer.status}: its network namespace is gone", at)
+    if spec.linux is None:
+        spec.linux = Linux()
+    path = f"/proc/{peer.pid}/ns/net"
+    ns = spec.linux.namespace("network")
+    if ns is None:
+        spec.linux.namespaces.append(Namespace(type="network", path=path))
+    else:
+        ns.path = path
+
+
+def _hosts_lines(cfg: NetworkConfig, spec, root: str) -> str:
+    """/etc/hosts: loopback, our own name, and each link's address."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    if spec.hostname and cfg.veth is not None:
+        lines += [f"{a.ip}\t{spec.hostname}" for a in cfg.veth.addresses]
+    for i, link in enumerate(cfg.links):
+        address = link.address
+        if address is None:
+            address = peer_address(root, link.container, f"{SECTION}.links[{i}].container")
+        lines.append(f"{address}\t{link.name}")
+    return "\n".join(lines) + "\n"
+
+
+def peer_address(root: str, container_id: str, at: str) -> str:
+    from pycontainer.state import StateDir
+
+    try:
+        with open(os.path.join(StateDir(root, container_id).path, RECORD)) as f:
+            record = jsonio.loads(f.read())
+    except (FileNotFoundError, ValueError):
+        raise ConfigError(f"no container {container_id!r} with a network of ours to link to", at) from None
+    addresses = record.get("addresses") or []
+    if not addresses:
+        raise ConfigError(f"container {container_id!r} has no address to link to", at)
+    return addresses[0].split("/")[0]
+
+
+def _check_devices(devices: dict) -> None:
+    from pycontainer.network.netlink import Netlink
+
+    with Netlink() as nl:
+        for host_name in devices:
+            if nl.link(host_name) is None:
+                raise ConfigError(
+                    f"there is no interface {host_name!r} on the host", f'linux.netDevices["{host_name}"]'
+                )
+
+
+def _check_free(cfg: NetworkConfig) -> None:
+    """Names must be free (the host veth) or fit (an existing bridge); read
+    from /sys, so the netlink code is loaded only once there is work for it."""
+    if os.path.exists(f"/sys/class/net/{cfg.veth.host_name}"):
+        raise ConfigError(f"interface {cfg.veth.host_name!r} already exists", f"{SECTION}.veth.hostName")
+    if cfg.bridge is not None:
+        path = f"/sys/class/net/{cfg.bridge.name}"
+        if os.path.exists(path) and not os.path.exists(f"{path}/bridge"):
+            raise ConfigError(f"{cfg.bridge.name!r} exists and is not a bridge", f"{SECTION}.bridge.name")
+
+
+class Network:
+    """What one container asks for; ``setup`` makes it."""
+
+    def __init__(self, cfg: NetworkConfig, container_id: str, spec) -> None:
+        self.cfg = cfg
+        self.id = container_id
+        self.devices = dict(spec.linux.net_devices) if spec.linux else {}
+        self.spec = spec
+        self.hosts: str | None = None
+        self.state_dir = ""
+
+    def record(self) -> dict:
+        cfg, veth = self.cfg, self.cfg.veth
+        ipv4 = str(cfg.ipv4) if cfg.ipv4 is not None else None
+        return {
+            "interface": veth.name if veth else None,
+            "hostInterface": veth.host_name if veth else None,
+            "bridge": cfg.bridge.name if cfg.bridge else None,
+            "addresses": [str(a) for a in veth.addresses] if veth else [],
+            "ports": [
+                {
+                    "protocol": p.protocol,
+                    "hostPort": p.host_port,
+                    "address": ipv4,
+                    "containerPort": p.container_port,
+                }
+                for p in cfg.ports
+            ],
+            "masquerade": [ipv4] if cfg.masquerade else [],
+            "devices": {host: (d.name or host) for host, d in self.devices.items()},
+            "sharedWith": cfg.container,
+        }
+
+    def prepare(self, state_dir: str) -> None:
+        """Write the record, and /etc/hosts (bind-mounted from the state dir)."""
+        from pycontainer.spec.models import Mount
+
+        self.state_dir = state_dir
+        with open(os.path.join(state_dir, RECORD), "w") as f:
+            f.write(jsonio.dumps(self.record()))
+        if self.hosts is not None:
+            path = os.path.join(state_dir, HOSTS)
+            with open(path, "w") as f:
+                f.write(self.hosts)
+            os.chmod(path, 0o644)
+            self.spec.mounts.append(
+                Mount(destination="/etc/hosts", type="bind", source=path, options=["bind"])
+            )
+
+    def setup(self, pid: int) -> None:
+        """Wire the container whose init is ``pid`` (its namespace exists)."""
+        cfg = self.cfg
+        ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with lock():
+                adding = None
+                if cfg.ports or cfg.masquerade:
+                    from pycontainer.network import nft
+
+                    _enable_forwarding()
+                    record = self.record()
+                    # nft works in the background while netlink does the rest.
+                    adding = nft.start_add(record["ports"], record["masquerade"])
+                try:
+                    self._links(ns_fd)
+                except BaseException:
+                    if adding is not None:
+                        adding.pending.result()  # done either way: teardown undoes it
+                    raise
+                if adding is not None:
+                    adding.finish()
+                    failpoints.reached("network.nft-added")
+        finally:
+            os.close(ns_fd)
+
+    def _links(self, ns_fd: int) -> None:
+        from pycontainer.network.netlink import Netlink, NetlinkError
+
+        try:
+            with Netlink() as host, Netlink(ns_fd) as inside:
+                if self.devices:
+                    self._move_devices(host, ns_fd)
+                if self.cfg.veth is not None:
+                    self._veth(host, inside, ns_fd)
+        except NetlinkError as e:
+            raise ContainerError(f"network setup: {e.strerror}") from None
+
+    def _move_devices(self, host, ns_fd: int) -> None:
+        for host_name, device in self.devices.items():
+            host.set_link(host.index(host_name), netns_fd=ns_fd, name=device.name or host_name, up=True)
+            failpoints.reached("network.devices-moved")
+
+    def _veth(self, host, inside, ns_fd: int) -> None:
+        """Called with the lock held (the bridge is shared)."""
+        veth, bridge = self.cfg.veth, self.cfg.bridge
+        host.add_veth(veth.host_name, veth.name, ns_fd, mtu=veth.mtu, peer_mac=veth.mac)
+        failpoints.reached("network.veth-created")
+        host_index = host.index(veth.host_name)
+        outer = veth.host_name
+        if bridge is not None:
+            outer = bridge.name
+            found = host.link(bridge.name)
+            if found is None:
+                host.add_bridge(bridge.name, BRIDGE_ALIAS)
+                failpoints.reached("network.bridge-created")
+                found = host.link(bridge.name)
+            for a in bridge.addresses:
+                host.add_address(found["index"], a)
+            if not found["up"]:
+                host.set_link(found["index"], up=True)
+            host.set_link(host_index, master=found["index"], up=True)
+        else:
+            for a in veth.host_addresses:
+                host.add_address(host_index, a)
+            host.set_link(host_index, up=True)
+        index = inside.index(veth.name)
+        for a in veth.addresses:
+            inside.add_address(index, a)
+        inside.set_link(index, up=True)
+        for gw in (veth.gateway, veth.gateway6):
+            if gw is not None:
+                inside.add_default_route(gw, index)
+        if self.cfg.ports:
+            # The DNAT of a connection from 127.0.0.1 routes it out here.
+            _sysctl(f"net/ipv4/conf/{outer}/route_localnet", "1")
+
+
+def _sysctl(key: str, value: str) -> None:
+    with open(f"/proc/sys/{key}", "w") as f:
+        f.write(value)
+
+
+def _enable_forwarding() -> None:
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        if f.read().strip() == "1":
+            return
+    log.info("turning on net.ipv4.ip_forward for container NAT (left on)")
+    _sysctl("net/ipv4/ip_forward", "1")
+
+
+def load_record(state_dir: str) -> dict | None:
+    try:
+        with open(os.path.join(state_dir, RECORD)) as f:
+            return jsonio.loads(f.read())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return None  # torn by a crash while it was written: nothing was made yet
+
+
+def teardown(state_dir: str, pid: int | None = None) -> None:
+    """Remove what the record says this container made (whatever of it
+    exists): devices go back to the host (while the init ``pid`` lives), the
+    host veth end, our NAT elements, a bridge of ours nobody uses any more."""
+    record = load_record(state_dir)
+    if record is None:
+        return
+    from pycontainer.network.netlink import Netlink, NetlinkError
+
+    errors: list[str] = []
+    with lock():
+        listing = None
+        if record.get("ports") or record.get("masquerade"):
+            from pycontainer.network import nft
+
+            try:
+                listing = nft.start_list()  # in the background, while netlink works
+            except ConfigError as e:
+                errors.append(str(e))
+        with Netlink() as host:
+            if record.get("devices") and pid:
+                try:
+                    _devices_back(record["devices"], pid)
+                except (OSError, NetlinkError) as e:
+                    errors.append(f"moving network devices back: {e}")
+            if record.get("hostInterface"):
+                host.delete_link(record["hostInterface"])
+            bridge = record.get("bridge")
+            if bridge:
+                _remove_bridge_if_unused(host, bridge)
+        if listing is not None:
+            try:
+                nft.remove(listing, record.get("ports", []), record.get("masquerade", []))
+            except ContainerError as e:
+                errors.append(str(e))
+    for name in (RECORD, HOSTS):
+        try:
+            os.unlink(os.path.join(state_dir, name))
+        except FileNotFoundError:
+            pass
+    if errors:
+        raise ContainerError("; ".join(errors))
+
+
+def _devices_back(devices: dict, pid: int) -> None:
+    """runtime-spec: moved devices return to the host, under their own names."""
+    from pycontainer.network.netlink import Netlink
+
+    host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with Netlink(ns_fd) as inside:
+            for host_name, name in devices.items():
+                found = inside.link(name)
+                if found is not None:
+                    inside.set_link(found["index"], netns_fd=host_ns, name=host_name)
+    finally:
+        os.close(ns_fd)
+        os.close(host_ns)
+
+
+def _remove_bridge_if_unused(host, name: str) -> None:
+    found = host.link(name)
+    if found is None or found["alias"] != BRIDGE_ALIAS:
+        return  # not ours: someone else made it and keeps it
+    try:
+        if os.listdir(f"/sys/class/net/{name}/brif"):
+            return  # another container still uses it
+    except FileNotFoundError:
+        return
+    host.delete_link(name)
+
+
+def describe(state_dir: str) -> dict | None:
+    """The container's network for ``nsinit state``: interface, addresses,
+    published ports (from the record; None without networking)."""
+    record = load_record(state_dir)
+    if record is None:
+        return None
+    return {
+        "interface": record.get("interface"),
+        "hostInterface": record.get("hostInterface"),
+        "bridge": record.get("bridge"),
+        "addresses": record.get("addresses", []),
+        "ports": [
+            {"hostPort": p["hostPort"], "containerPort": p["containerPort"], "protocol": p["protocol"]}
+            for p in record.get("ports", [])
+        ],
+        "devices": record.get("devices", {}),
+        "sharedWith": record.get("sharedWith"),
+    }
+
+
+__all__ = ["Network", "describe", "plan", "teardown", "wanted"]
