@@ -5,7 +5,7 @@ real processes.
 Every test makes its cgroup under a fresh ``/pycontainer-test-<uuid>`` and
 the fixture kills whatever runs in it and removes it, whatever happens.  The
 tests adapt to the layout (v1, hybrid or pure v2); the v2 paths are
-exercised in a pure cgroup v2 VM (see docs/architecture.md).  cgroupspy (a v1
+exercised in a pure cgroup v2 VM (scripts/test-cgroup2.sh).  cgroupspy (a v1
 reader, tests only) cross-checks the v1 files where it is installed.
 
 (Not named test_cgroup_resources.py: tests/unit has that name, and pytest's
@@ -31,12 +31,13 @@ from pycontainer.cgroups import UNIFIED, Manager, cgroup_of, detect, manager_for
 from pycontainer.cgroups.resources import (
     ResourceError,
     apply_resources,
+    blkio_weight_to_io_weight,
     cpu_shares_to_weight,
     update_resources,
 )
 from pycontainer.spec.models import CPU, BlockIO, DeviceRule, HugepageLimit, Memory, Pids, Resources
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.cgroup2]
 
 MiB = 1 << 20
 
@@ -185,6 +186,36 @@ def test_limits_are_written_where_the_host_keeps_them(manager) -> None:
         assert "c 1:3 rwm" in rules
         assert "c 136:* rwm" in rules  # runc's defaults come along
         assert not [r for r in rules if r.startswith("c 1:11 ")]
+
+
+def test_v1_values_as_a_v2_kernel_takes_them(manager) -> None:
+    """runc's conversions of the v1-shaped values, written to the real v2
+    files (and accepted there), and ``unified`` last, overriding them."""
+    if UNIFIED not in manager.paths() or any(_v1(manager, c) for c in ("memory", "cpu", "blkio", "pids")):
+        pytest.skip("needs memory, cpu, io and pids on cgroup v2 (scripts/test-cgroup2.sh)")
+    apply_resources(
+        manager,
+        Resources(
+            memory=Memory(limit=64 * MiB, swap=96 * MiB, reservation=16 * MiB),
+            cpu=CPU(shares=2048, quota=20000, period=50000),
+            block_io=BlockIO(weight=500),
+            pids=Pids(limit=40),
+            unified={"pids.max": "30", "memory.high": str(48 * MiB)},
+        ),
+    )
+    assert _read(manager, "memory", "memory.max") == str(64 * MiB)
+    if (_dir(manager, "memory") / "memory.swap.max").exists():
+        assert _read(manager, "memory", "memory.swap.max") == str(32 * MiB)  # memory+swap minus memory
+    assert _read(manager, "memory", "memory.low") == str(16 * MiB)
+    assert _read(manager, "cpu", "cpu.weight") == str(cpu_shares_to_weight(2048))
+    assert _read(manager, "cpu", "cpu.max") == "20000 50000"
+    io = _dir(manager, "io")
+    if (io / "io.bfq.weight").exists():  # BFQ takes the v1 range as it is
+        assert _read(manager, "io", "io.bfq.weight").split()[-1] == "500"
+    elif (io / "io.weight").exists():
+        assert _read(manager, "io", "io.weight") == f"default {blkio_weight_to_io_weight(500)}"
+    assert _read(manager, "pids", "pids.max") == "30"  # unified wins
+    assert _read(manager, "memory", "memory.high") == str(48 * MiB)
 
 
 def test_v1_files_read_back_with_cgroupspy(manager) -> None:

@@ -5,8 +5,8 @@ The root tests create cgroups only under names carrying a fresh uuid and
 remove them in ``finally`` blocks (plus a fixture that sweeps up anything
 with that uuid left behind by a failing test), so they never leave a cgroup
 behind nor touch one they did not create.  They adapt to the host's layout;
-the ones specific to a pure v2 host run in a pure cgroup v2 VM (see
-docs/architecture.md).
+the ones specific to a pure v2 host run in a pure cgroup v2 VM
+(scripts/test-cgroup2.sh runs this module's tests there).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from pycontainer.cgroups import (
     parse_proc_cgroup,
 )
 from pycontainer.errors import ConfigError, ContainerError
+
+pytestmark = pytest.mark.cgroup2
 
 
 def needs_root(test):
@@ -655,7 +657,7 @@ def test_v2_manager_places_processes(token: str) -> None:
 @needs_root
 def test_v2_enable_controllers(token: str) -> None:
     """Needs a pure v2 host whose root already enables controllers (the
-    in_cgroup2_vm.sh guest): only cgroups made here are written to."""
+    scripts/cgroup2-vm guest): only cgroups made here are written to."""
     layout = detect()
     root_enabled = set()
     if layout.mode == "v2":

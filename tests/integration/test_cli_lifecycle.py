@@ -174,6 +174,7 @@ def test_systemd_cgroup_is_a_clear_error(bundle):
     assert r.returncode == 1 and "systemd cgroup driver is not supported" in r.stderr
 
 
+@pytest.mark.cgroup2
 def test_update_from_a_file_stdin_and_flags(bundle, tmp_path):
     from pycontainer import cgroups
 
@@ -243,6 +244,7 @@ def test_bad_bundles_and_sockets(bundle, tmp_path):
     assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1  # nothing was made
 
 
+@pytest.mark.cgroup2
 def test_pause_and_resume(bundle, tmp_path):
     counter = tmp_path / "counter"
     counter.write_text("")
@@ -272,6 +274,7 @@ def test_pause_and_resume(bundle, tmp_path):
     assert nsinit(bundle, "state", bundle.id, check=False).returncode == 1
 
 
+@pytest.mark.cgroup2
 def test_events_stats_stream(bundle):
     """``events --stats`` once, ``events --interval`` until the container
     stops.  (OOM events: test_container_stats.py, whose listener is known to

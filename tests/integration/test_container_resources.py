@@ -7,7 +7,7 @@ import pytest
 
 from pycontainer import cgroups
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.cgroup2]
 
 
 def controller_dir(controller: str) -> str:

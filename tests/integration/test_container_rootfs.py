@@ -206,6 +206,7 @@ def cgroup_mount_points() -> list[str]:
     )
 
 
+@pytest.mark.cgroup2
 def test_cgroup_mount_shows_the_containers_own_cgroup(bundle):
     leaf = cgroup_mount_points()[-1]  # a hierarchy's directory (or the v2 root)
     r = bundle.sh(
@@ -220,6 +221,7 @@ def test_cgroup_mount_shows_the_containers_own_cgroup(bundle):
     assert "ro" in lines
 
 
+@pytest.mark.cgroup2
 def test_cgroup_mount_without_mount_setattr(bundle, monkeypatch, capfd):
     """Kernels before 5.12 lack mount_setattr: each bind is remounted instead.
     (The init is a fork of this process, so the patched module is its.)"""

@@ -34,6 +34,7 @@ def nsinit_exec(bundle, *args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, **kw)
 
 
+@pytest.mark.cgroup2
 def test_exec_joins_every_namespace_and_cgroup(bundle, running):
     names = ["pid", "net", "ipc", "uts", "mnt", "cgroup"]
     script = "; ".join(f"readlink /proc/self/ns/{n}" for n in names) + "; cat /proc/self/cgroup; hostname"

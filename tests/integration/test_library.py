@@ -81,6 +81,7 @@ def test_run_cli_the_runc_way(bundle):
     assert r.stdout.strip() == "pycontainer"
 
 
+@pytest.mark.cgroup2
 def test_the_init_is_in_the_containers_cgroup(bundle):
     bundle.config["process"]["args"] = ["/bin/sleep", "60"]
     bundle.config["linux"]["cgroupsPath"] = f"/pycontainer-test/{bundle.id}"
