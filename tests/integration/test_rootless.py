@@ -400,3 +400,18 @@ def test_delegated_cgroup_is_used_and_limits_apply(home, delegated_pids_cgroup):
     assert lines[1] == "42"
     assert "pids" not in r.stderr.split("are not used:")[1].split("(")[0]  # only the others are skipped
     assert not Path(f"/sys/fs/cgroup/pids{delegated_pids_cgroup}/ctr").exists()  # removed by delete
+
+
+def test_a_mapping_newuidmap_refuses_fails_cleanly(home):
+    """Overlapping container ids pass the subuid check, and the kernel refuses
+    them in newuidmap's write: its message, and the half-made container gone."""
+    home.map_subordinate_ids()
+    home.config["linux"]["uidMappings"][1]["containerID"] = 0
+    r = home.sh("true")
+    assert r.returncode != 0
+    lines = [line for line in r.stderr.strip().splitlines() if not line.startswith("rootless: cgroups")]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("nsinit: ") and "newuidmap" in lines[0]
+    assert "write to uid_map failed" in lines[0]
+    left = os.listdir(home.xdg / "pycontainer") if (home.xdg / "pycontainer").exists() else []
+    assert left == []
