@@ -415,3 +415,25 @@ def test_a_mapping_newuidmap_refuses_fails_cleanly(home):
     assert "write to uid_map failed" in lines[0]
     left = os.listdir(home.xdg / "pycontainer") if (home.xdg / "pycontainer").exists() else []
     assert left == []
+
+
+def test_spec_rootless_with_its_terminal(home):
+    """The config as written, terminal included (run under script(1) for a tty)."""
+    home.config["process"]["terminal"] = True
+    home.config["process"]["args"] = ["sh", "-c", "tty; id -u"]
+    home.write()
+    as_user = ["setpriv", f"--reuid={home.user.uid}", f"--regid={home.user.gid}", "--init-groups", "--"]
+    command = " ".join([*as_user, *NSINIT, "run", home.id])
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": str(home.xdg), "TERM": "xterm"}
+    r = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        cwd=home.bundle,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.replace("\r", "").splitlines()
+    assert any(line.endswith("/dev/pts/0") for line in out), out  # the container's own devpts
+    assert out[-1] == "0"
