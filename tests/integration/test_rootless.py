@@ -189,7 +189,7 @@ def test_state_goes_to_the_users_runtime_dir(home):
 
 def test_state_root_without_xdg_runtime_dir_is_under_run_user(home):
     run_user = Path(f"/run/user/{home.user.uid}")
-    made = not run_user.exists()
+    made = [p for p in (run_user.parent, run_user) if not p.exists()]
     run_user.mkdir(parents=True, exist_ok=True)  # what a login manager makes
     os.chown(run_user, home.user.uid, home.user.gid)
     try:
@@ -203,8 +203,10 @@ def test_state_root_without_xdg_runtime_dir_is_under_run_user(home):
         assert r.returncode == 0, r.stderr
         assert os.listdir(run_user / "pycontainer") == []
     finally:
-        if made:
+        if run_user in made:
             shutil.rmtree(run_user)
+        if run_user.parent in made:
+            run_user.parent.rmdir()
 
 
 def test_cgroups_not_delegated_are_skipped_with_a_warning(home):
