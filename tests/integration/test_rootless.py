@@ -189,7 +189,7 @@ def test_state_goes_to_the_users_runtime_dir(home):
 
 def test_state_root_without_xdg_runtime_dir_is_under_run_user(home):
     run_user = Path(f"/run/user/{home.user.uid}")
-    made = not run_user.exists()
+    made = [p for p in (run_user.parent, run_user) if not p.exists()]
     run_user.mkdir(parents=True, exist_ok=True)  # what a login manager makes
     os.chown(run_user, home.user.uid, home.user.gid)
     try:
@@ -203,8 +203,10 @@ def test_state_root_without_xdg_runtime_dir_is_under_run_user(home):
         assert r.returncode == 0, r.stderr
         assert os.listdir(run_user / "pycontainer") == []
     finally:
-        if made:
+        if run_user in made:
             shutil.rmtree(run_user)
+        if run_user.parent in made:
+            run_user.parent.rmdir()
 
 
 def test_cgroups_not_delegated_are_skipped_with_a_warning(home):
@@ -400,3 +402,40 @@ def test_delegated_cgroup_is_used_and_limits_apply(home, delegated_pids_cgroup):
     assert lines[1] == "42"
     assert "pids" not in r.stderr.split("are not used:")[1].split("(")[0]  # only the others are skipped
     assert not Path(f"/sys/fs/cgroup/pids{delegated_pids_cgroup}/ctr").exists()  # removed by delete
+
+
+def test_a_mapping_newuidmap_refuses_fails_cleanly(home):
+    """Overlapping container ids pass the subuid check, and the kernel refuses
+    them in newuidmap's write: its message, and the half-made container gone."""
+    home.map_subordinate_ids()
+    home.config["linux"]["uidMappings"][1]["containerID"] = 0
+    r = home.sh("true")
+    assert r.returncode != 0
+    lines = [line for line in r.stderr.strip().splitlines() if not line.startswith("rootless: cgroups")]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("nsinit: ") and "newuidmap" in lines[0]
+    assert "write to uid_map failed" in lines[0]
+    left = os.listdir(home.xdg / "pycontainer") if (home.xdg / "pycontainer").exists() else []
+    assert left == []
+
+
+def test_spec_rootless_with_its_terminal(home):
+    """The config as written, terminal included (run under script(1) for a tty)."""
+    home.config["process"]["terminal"] = True
+    home.config["process"]["args"] = ["sh", "-c", "tty; id -u"]
+    home.write()
+    as_user = ["setpriv", f"--reuid={home.user.uid}", f"--regid={home.user.gid}", "--init-groups", "--"]
+    command = " ".join([*as_user, *NSINIT, "run", home.id])
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": str(home.xdg), "TERM": "xterm"}
+    r = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        cwd=home.bundle,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.replace("\r", "").splitlines()
+    assert any(line.endswith("/dev/pts/0") for line in out), out  # the container's own devpts
+    assert out[-1] == "0"
