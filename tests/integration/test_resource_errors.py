@@ -79,6 +79,8 @@ def test_bad_resources_fail_create_and_leave_nothing(bundle, case):
     assert len(line.splitlines()) == 1, line
     assert path in line and value() in line, line
     assert nsinit(bundle, "state", bundle.id).returncode == 1  # not created
+    if case == "cpus not online":  # and which cpus would do
+        assert "not within the parent cgroup's cpuset.cpus (" in line, line
 
 
 def test_a_controller_that_is_not_there(bundle):

@@ -759,8 +759,11 @@ def _cpuset(ctx: _Context, d: str, c: CPU, v2: bool) -> None:
         if exc is None:
             continue
         hint = ""
-        if exc.errno == errno.EINVAL:
-            hint = f" (not within the parent cgroup's cpuset.{name}, or not online)"
+        if exc.errno in (errno.EINVAL, errno.ERANGE):
+            parent = os.path.dirname(d)
+            allowed = ctx.read(parent, f"cpuset.{name}.effective" if v2 else f"cpuset.{name}")
+            within = f" ({allowed})" if allowed else ""
+            hint = f" (not within the parent cgroup's cpuset.{name}{within}, or not online)"
         raise ctx.error(exc, d, f"cpuset.{name}", value, at, hint)
 
 
