@@ -224,6 +224,7 @@ def test_hugetlb_and_network_stats(bundle):
         assert [e["type"] for e in events] == ["stats"]
         assert len(events[0]["data"]["network_interfaces"]) == 2
         assert set(events[0]["data"]) == {"cpu", "memory", "pids", "blkio", "hugetlb", "network_interfaces"}
+        assert {"cache", "usage", "swap", "raw"} <= set(events[0]["data"]["memory"])
 
 
 def _page_size(kb: int) -> str:

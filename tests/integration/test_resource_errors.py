@@ -79,6 +79,8 @@ def test_bad_resources_fail_create_and_leave_nothing(bundle, case):
     assert len(line.splitlines()) == 1, line
     assert path in line and value() in line, line
     assert nsinit(bundle, "state", bundle.id).returncode == 1  # not created
+    if case == "cpus not online":  # and which cpus would do
+        assert "not within the parent cgroup's cpuset.cpus (" in line, line
 
 
 def test_a_controller_that_is_not_there(bundle):
@@ -117,10 +119,12 @@ def test_update_below_usage_or_out_of_range_leaves_the_container_as_it_was(bundl
         assert r.returncode == 1
         assert r.stderr.startswith("nsinit: linux.resources.memory.limit: ") and str(8 * MiB) in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
-        if "memory" in paths:  # v1: the kernel refuses a limit it cannot reclaim down to, too
-            r = nsinit(bundle, "update", "--memory", str(8 * MiB), bundle.id)
-            assert r.returncode == 1
-            assert "linux.resources.memory.limit: writing 8388608 to memory.limit_in_bytes" in r.stderr
+        # Without checkBeforeUpdate: v1's kernel refuses a limit it cannot reclaim down to; on v2
+        # (which would OOM-kill instead) nsinit tries the reclaim through memory.high and refuses.
+        r = nsinit(bundle, "update", "--memory", str(8 * MiB), bundle.id)
+        assert r.returncode == 1
+        assert r.stderr.startswith("nsinit: linux.resources.memory.limit: ") and str(8 * MiB) in r.stderr
+        assert c.oom_kills() == 0
         r = nsinit(bundle, "update", "--blkio-weight", "5", bundle.id)
         assert r.returncode == 1
         assert "linux.resources.blockIO.weight: 5 is out of range" in r.stderr

@@ -856,6 +856,34 @@ def test_update_check_before_update_refuses_before_writing(tmp_path, kernel) -> 
         apply_resources(host.manager, new)
 
 
+def test_v2_update_below_usage_reclaims_or_refuses(tmp_path, kernel) -> None:
+    host = v2_host(tmp_path)
+    box = host[UNIFIED]
+    (box / "memory.current").write_text(f"{50 << 20}\n")
+    # the reclaim through memory.high does not get the usage down: refused, nothing left changed
+    with pytest.raises(
+        ResourceError, match=r"^linux\.resources\.memory\.limit: refusing memory limit 41943040: "
+    ):
+        update_resources(host.manager, Resources(memory=Memory(limit=40 << 20, swap=80 << 20)))
+    assert kernel.to(box, "memory.high") == [str(40 << 20), "max"]  # tried, then put back
+    assert kernel.to(box, "memory.max") == [] and kernel.to(box, "memory.swap.max") == []
+    # the reclaim gets it down: the limit is written
+    kernel.writes.clear()
+
+    def reclaim(value: str) -> str:  # the kernel reclaims down to the new memory.high
+        (box / "memory.current").write_text("1024\n")
+        return value
+
+    kernel.clamp["memory.high"] = reclaim
+    update_resources(host.manager, Resources(memory=Memory(limit=40 << 20)))
+    assert kernel.to(box, "memory.max") == [str(40 << 20)]
+    # a new container's limit is not checked (nothing runs in it yet)
+    kernel.writes.clear()
+    (box / "memory.current").write_text(f"{50 << 20}\n")
+    apply_resources(host.manager, Resources(memory=Memory(limit=40 << 20)))
+    assert kernel.to(box, "memory.high") == [] and kernel.to(box, "memory.max") == [str(40 << 20)]
+
+
 def test_update_keeps_devices_and_half_of_cpu_max(tmp_path, kernel) -> None:
     host = v1_host(tmp_path)
     update_resources(host.manager, Resources(pids=Pids(limit=-1)))

@@ -570,9 +570,36 @@ def _memory_v1(ctx: _Context, d: str, m: Memory) -> None:
         log.debug("%s.useHierarchy false: ignored (always hierarchical since Linux 5.x, as runc)", at)
 
 
+def _shrink_v2(ctx: _Context, d: str, limit: int, at: str) -> None:
+    """An update lowering ``memory.max`` below what the cgroup uses: cgroup
+    v2 would reclaim and then OOM-kill until it fits, where v1 refuses
+    (EBUSY).  Do as v1 does: ask for the reclaim through ``memory.high``
+    (which throttles and reclaims but never kills), and if the usage is
+    still above the new limit, put ``memory.high`` back and refuse, the
+    container left as it was."""
+    usage = ctx.read_int(d, "memory.current")
+    if usage is None or usage <= limit:
+        return
+    old_high = ctx.read(d, "memory.high")
+    if ctx.try_write(d, "memory.high", str(limit)) is None:
+        usage = ctx.read_int(d, "memory.current")
+        if old_high:
+            ctx.try_write(d, "memory.high", old_high)
+    if usage is not None and usage > limit:
+        raise ResourceError(
+            f"{at}: refusing memory limit {limit}: the cgroup still uses {usage} bytes after reclaim "
+            "(cgroup v2 would OOM-kill to get below it; v1 refuses such a limit too)",
+            path=at,
+            file=f"{d}/memory.max",
+            value=str(limit),
+        )
+
+
 def _memory_v2(ctx: _Context, d: str, m: Memory) -> None:
     at = f"{ROOT}.memory"
     limit, swap, reservation = m.limit or 0, m.swap or 0, m.reservation or 0
+    if ctx.update and limit > 0:
+        _shrink_v2(ctx, d, limit, f"{at}.limit")
     if limit or swap or reservation:
         base = limit
         if not base and swap > 0 and ctx.update:
@@ -732,8 +759,11 @@ def _cpuset(ctx: _Context, d: str, c: CPU, v2: bool) -> None:
         if exc is None:
             continue
         hint = ""
-        if exc.errno == errno.EINVAL:
-            hint = f" (not within the parent cgroup's cpuset.{name}, or not online)"
+        if exc.errno in (errno.EINVAL, errno.ERANGE):
+            parent = os.path.dirname(d)
+            allowed = ctx.read(parent, f"cpuset.{name}.effective" if v2 else f"cpuset.{name}")
+            within = f" ({allowed})" if allowed else ""
+            hint = f" (not within the parent cgroup's cpuset.{name}{within}, or not online)"
         raise ctx.error(exc, d, f"cpuset.{name}", value, at, hint)
 
 
@@ -1148,7 +1178,9 @@ def update_resources(manager: Manager, resources: Resources) -> None:
 
     Like :func:`apply_resources`, with what an update needs: the
     ``memory.checkBeforeUpdate`` check (a memory limit at or below the
-    current usage is refused before anything is written), ``cpu.max`` keeping
+    current usage is refused before anything is written; without it, a
+    limit the cgroup cannot be reclaimed down to is refused too, by the
+    kernel on v1 and by :func:`_shrink_v2` on v2), ``cpu.max`` keeping
     the quota or period not given, a v2 swap limit computed against the
     memory limit in force when none is given, and device rules rewritten
     only when the update has some (the kernel refuses to reset the rules of

@@ -157,7 +157,24 @@ def _memory(paths: dict[str, str]) -> dict:
             "max": _int(d, "memory.memsw.max_usage_in_bytes"),
             "failcnt": _int(d, "memory.memsw.failcnt"),
         }
-        return {"usage": usage, "swap": swap, "raw": _keyed(d, "memory.stat")}
+        kernel, tcp = (
+            {
+                "limit": _int(d, f"{prefix}.limit_in_bytes"),
+                "usage": _int(d, f"{prefix}.usage_in_bytes"),
+                "max": _int(d, f"{prefix}.max_usage_in_bytes"),
+                "failcnt": _int(d, f"{prefix}.failcnt"),
+            }
+            for prefix in ("memory.kmem", "memory.kmem.tcp")
+        )
+        raw = _keyed(d, "memory.stat")
+        return {
+            "cache": raw.get("total_cache", raw.get("cache", 0)),
+            "usage": usage,
+            "swap": swap,
+            "kernel": kernel,
+            "kernelTCP": tcp,
+            "raw": raw,
+        }
     if "" in paths:
         d = paths[""]
         usage = {
@@ -172,7 +189,8 @@ def _memory(paths: dict[str, str]) -> dict:
             "max": 0,
             "failcnt": 0,
         }
-        return {"usage": usage, "swap": swap, "raw": _keyed(d, "memory.stat")}
+        raw = _keyed(d, "memory.stat")
+        return {"cache": raw.get("file", 0), "usage": usage, "swap": swap, "raw": raw}
     return {}
 
 
