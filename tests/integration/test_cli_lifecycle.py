@@ -275,12 +275,16 @@ def test_pause_and_resume(bundle, tmp_path):
 
 
 @pytest.mark.cgroup2
-def test_events_stats_and_oom(bundle):
+def test_events_stats_and_oom(bundle, tmp_path):
     bundle.config["linux"]["resources"] = {"memory": {"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024}}
+    bundle.config["mounts"].append(
+        {"destination": "/out", "type": "bind", "source": str(tmp_path), "options": ["bind"]}
+    )
+    # The OOM comes when the test says so: only once `events` is listening (an OOM before is not an event).
     bundle.config["process"]["args"] = [
         "/bin/sh",
         "-c",
-        "sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 0.5",
+        "until [ -e /out/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 0.5",
     ]
     bundle.write()
     create(bundle)
@@ -289,10 +293,17 @@ def test_events_stats_and_oom(bundle):
         assert stats["type"] == "stats" and stats["id"] == bundle.id
         assert stats["data"]["pids"]["current"] >= 1
         assert stats["data"]["memory"]["usage"]["limit"] == 16 * 1024 * 1024
-        nsinit(bundle, "start", bundle.id)  # the OOM comes 2 s later: `events` is listening by then
-        events = nsinit(bundle, "events", "--interval", "200ms", bundle.id).stdout.splitlines()
-        kinds = [json.loads(line)["type"] for line in events]
-        assert "stats" in kinds
+        nsinit(bundle, "start", bundle.id)
+        argv = [*NSINIT, "--root", str(bundle.state_root), "events", "--interval", "200ms", bundle.id]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as events:
+            try:
+                first = events.stdout.readline()  # stats, printed once it has counted the OOM kills so far
+                (tmp_path / "go").write_text("")
+                rest = events.communicate(timeout=30)[0]
+            finally:
+                events.kill()
+        kinds = [json.loads(line)["type"] for line in [first, *rest.splitlines()]]
+        assert kinds[0] == "stats"
         assert "oom" in kinds  # dd's 64 MiB buffer in a 16 MiB cgroup
     finally:
         nsinit(bundle, "delete", "--force", bundle.id)
