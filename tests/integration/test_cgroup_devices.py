@@ -49,6 +49,7 @@ def _unified_fd(directory: str) -> int:
     return os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
 
 
+@pytest.mark.cgroup2
 def test_denied_device_cannot_be_opened_and_update_replaces_the_program(bundle):
     """A program denying /dev/zero (c 1:5): the device and a node made for
     it inside are refused, /dev/null still opens; installing the defaults

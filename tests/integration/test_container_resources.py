@@ -39,6 +39,7 @@ def test_the_pids_limit_holds_inside(bundle):
     assert r.stdout.strip() == "current=9", r.stdout + r.stderr
 
 
+@pytest.mark.cgroup2
 def test_devices_outside_the_rules_are_refused(bundle):
     bundle.config["process"]["capabilities"] = (
         None  # all capabilities: only the device cgroup stands in the way

@@ -48,6 +48,7 @@ def _oom_kill_count(paths: dict[str, str]) -> int:
         return int(dict(line.split() for line in f.read().splitlines()).get("oom_kill", 0))
 
 
+@pytest.mark.cgroup2
 def test_a_memory_hog_is_oom_killed_and_an_oom_event_arrives(bundle):
     """The hog allocates 64 MiB in a 16 MiB cgroup without swap; ``nsinit
     events`` (listening before it starts) reports ``oom`` within a second of
