@@ -170,7 +170,15 @@ class StateDir:
 
     def remove(self) -> None:
         # network.json and hosts: the network's record and /etc/hosts (pycontainer.network).
-        for name in (STATE_FILE, CONFIG_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp", "network.json", "hosts"):
+        for name in (
+            STATE_FILE,
+            CONFIG_FILE,
+            EXEC_FIFO,
+            f".{STATE_FILE}.tmp",
+            "network.json",
+            "hosts",
+            "network.json.tmp",
+        ):
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:

@@ -214,8 +214,7 @@ class Network:
         from pycontainer.spec.models import Mount
 
         self.state_dir = state_dir
-        with open(os.path.join(state_dir, RECORD), "w") as f:
-            f.write(jsonio.dumps(self.record()))
+        self._write_record()
         if self.hosts is not None:
             path = os.path.join(state_dir, HOSTS)
             with open(path, "w") as f:
@@ -225,9 +224,20 @@ class Network:
                 Mount(destination="/etc/hosts", type="bind", source=path, options=["bind"])
             )
 
+    def _write_record(self, **extra) -> None:
+        path = os.path.join(self.state_dir, RECORD)
+        with open(path + ".tmp", "w") as f:
+            f.write(jsonio.dumps({**self.record(), **extra}))
+        os.replace(path + ".tmp", path)
+
     def setup(self, pid: int) -> None:
         """Wire the container whose init is ``pid`` (its namespace exists)."""
+        from pycontainer.state import process_start_time
+
         cfg = self.cfg
+        # Whoever cleans up after a crash from here on needs the init: moved
+        # devices come back out of its namespace, and it must go.
+        self._write_record(init={"pid": pid, "startTime": process_start_time(pid)})
         ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             with lock():
@@ -361,13 +371,46 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
                 nft.remove(listing, record.get("ports", []), record.get("masquerade", []))
             except ContainerError as e:
                 errors.append(str(e))
-    for name in (RECORD, HOSTS):
+    for name in (RECORD, HOSTS, RECORD + ".tmp"):
         try:
             os.unlink(os.path.join(state_dir, name))
         except FileNotFoundError:
             pass
     if errors:
         raise ContainerError("; ".join(errors))
+
+
+def clean_after_crash(state_dir: str) -> None:
+    """``delete --force`` of a container whose create died before saving its
+    state: the network's record names what was made, and the init (alive
+    if the create died after the init got ready): teardown, then kill it."""
+    from pycontainer.process.parent import kill_and_reap
+    from pycontainer.state import process_start_time
+
+    record = load_record(state_dir) or {}
+    init = record.get("init") or {}
+    pid = init.get("pid")
+    alive = bool(pid) and process_start_time(pid) == init.get("startTime")
+    try:
+        teardown(state_dir, pid if alive else None)
+    finally:
+        if alive:
+            kill_and_reap(pid)
+            _wait_gone(pid)
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> None:
+    """Until the pid is reaped (by its new parent: we are not it), so its
+    cgroups can be removed next."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.005)
 
 
 def _devices_back(devices: dict, pid: int) -> None:
