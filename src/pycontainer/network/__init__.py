@@ -66,9 +66,12 @@ class _Lock:
 def host_veth_name(container_id: str) -> str:
     """A unique host-side name within 15 characters: a hash of the id (ids
     may be up to 1024 characters)."""
-    import hashlib
+    try:
+        from _sha256 import sha256  # the builtin one: hashlib loads OpenSSL (~2.5 ms)
+    except ImportError:
+        from hashlib import sha256
 
-    return "pc" + hashlib.sha256(container_id.encode()).hexdigest()[:13]
+    return "pc" + sha256(container_id.encode()).hexdigest()[:13]
 
 
 def plan(spec, root: str, container_id: str) -> Network:
@@ -155,14 +158,11 @@ def peer_address(root: str, container_id: str, at: str) -> str:
 
 
 def _check_devices(devices: dict) -> None:
-    from pycontainer.network.netlink import Netlink
-
-    with Netlink() as nl:
-        for host_name in devices:
-            if nl.link(host_name) is None:
-                raise ConfigError(
-                    f"there is no interface {host_name!r} on the host", f'linux.netDevices["{host_name}"]'
-                )
+    for host_name in devices:
+        if not os.path.exists(f"/sys/class/net/{host_name}"):
+            raise ConfigError(
+                f"there is no interface {host_name!r} on the host", f'linux.netDevices["{host_name}"]'
+            )
 
 
 def _check_free(cfg: NetworkConfig) -> None:
@@ -237,7 +237,8 @@ class Network:
         cfg = self.cfg
         # Whoever cleans up after a crash from here on needs the init: moved
         # devices come back out of its namespace, and it must go.
-        self._write_record(init={"pid": pid, "startTime": process_start_time(pid)})
+        self.init = {"pid": pid, "startTime": process_start_time(pid)}
+        self._write_record(init=self.init)
         ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             with lock():
@@ -258,6 +259,8 @@ class Network:
                 if adding is not None:
                     adding.finish()
                     failpoints.reached("network.nft-added")
+                    # From now on the elements are known to be ours (see nft.Removing).
+                    self._write_record(init=self.init, natAdded=True)
         finally:
             os.close(ns_fd)
 
@@ -347,12 +350,15 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
 
     errors: list[str] = []
     with lock():
-        listing = None
+        removing = None
         if record.get("ports") or record.get("masquerade"):
             from pycontainer.network import nft
 
             try:
-                listing = nft.start_list()  # in the background, while netlink works
+                # In the background, while netlink works.
+                removing = nft.start_remove(
+                    record["ports"], record["masquerade"], record.get("natAdded", False)
+                )
             except ConfigError as e:
                 errors.append(str(e))
         with Netlink() as host:
@@ -366,9 +372,9 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
             bridge = record.get("bridge")
             if bridge:
                 _remove_bridge_if_unused(host, bridge)
-        if listing is not None:
+        if removing is not None:
             try:
-                nft.remove(listing, record.get("ports", []), record.get("masquerade", []))
+                removing.finish()
             except ContainerError as e:
                 errors.append(str(e))
     for name in (RECORD, HOSTS, RECORD + ".tmp"):
