@@ -315,3 +315,91 @@ def test_no_networking_imports_nothing_of_it(bundle):
         line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")
     ]
     assert imported and not [m for m in imported if m.startswith(("pyroute2", "pycontainer.network"))]
+
+
+def _remove_cgroups_named(name: str) -> None:
+    """What a crashed create leaves besides the network (not this module's to
+    clean): its cgroup directories."""
+    found = []
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", hierarchy)
+        for dirpath, dirnames, _ in os.walk(top):
+            if dirpath[len(top) :].count("/") >= 3:
+                dirnames[:] = []
+            if os.path.basename(dirpath) == name:
+                found.append(dirpath)
+    for path in found:
+        os.rmdir(path)
+
+
+@pytest.mark.parametrize("step", ["network.veth-created", "network.bridge-created", "network.nft-added"])
+def test_delete_force_cleans_the_network_after_a_crashed_create(bundle, net_clean, step):
+    """nsinit dies at each step that made something on the host; the record
+    written before anything was made lets delete --force remove it."""
+    import shutil
+
+    bridge = f"tbr{tag()}"
+    port = 20000 + int(tag(), 16) % 20000
+    network(
+        bundle,
+        bridge={"name": bridge, "addresses": ["10.232.10.1/24"]},
+        veth={"addresses": ["10.232.10.2/24"]},
+        masquerade=True,
+        ports=[{"hostPort": port, "containerPort": 80}],
+    )
+    bundle.config["process"]["args"] = ["true"]
+    bundle.write()
+    env = {**os.environ, "PYCONTAINER_FAILPOINT": step}
+    argv = [*NSINIT, "--root", str(bundle.state_root), "create", "-b", str(bundle.path), bundle.id]
+    out = bundle.path / "create.out"
+    with open(out, "w") as f:  # the init outlives a crash after it got ready: no pipe of ours
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=30, env=env)
+    try:
+        assert r.returncode == -9, out.read_text()
+        assert os.path.isdir(f"/sys/class/net/{bridge}") or step == "network.veth-created"
+        if step == "network.nft-added":
+            assert "table ip pycontainer" in nft_tables()
+        nsinit(bundle, "delete", "--force", bundle.id)
+        assert not os.path.exists(f"/sys/class/net/{bridge}")
+        assert not os.path.exists(bundle.state_root / bundle.id / "network.json")
+    finally:
+        _remove_cgroups_named(bundle.id)
+        shutil.rmtree(bundle.state_root / bundle.id, ignore_errors=True)
+
+
+UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53)); print("ready", flush=True)
+data, peer = s.recvfrom(100); s.sendto(data.upper(), peer)
+"""
+
+
+def test_published_udp_port(bundle, net_clean):
+    """A UDP echo server of the test's own, in the container's network
+    namespace (nsenter), answers a datagram sent to the host's 127.0.0.1."""
+    port = 20000 + int(tag(), 16) % 20000
+    network(
+        bundle,
+        veth={"addresses": ["10.232.11.2/24"], "hostAddresses": ["10.232.11.1/24"]},
+        ports=[{"hostPort": port, "containerPort": 53, "protocol": "udp"}],
+    )
+    with Server(bundle):
+        pid = json.loads(nsinit(bundle, "state", bundle.id).stdout)["pid"]
+        assert json.loads(nsinit(bundle, "state", bundle.id).stdout)["network"]["ports"] == [
+            {"hostPort": port, "containerPort": 53, "protocol": "udp"}
+        ]
+        echo = subprocess.Popen(
+            ["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", UDP_ECHO],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert echo.stdout.readline().strip() == "ready"
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(5)
+                s.sendto(b"ping", ("127.0.0.1", port))
+                assert s.recvfrom(100)[0] == b"PING"
+        finally:
+            echo.kill()
+            echo.wait()

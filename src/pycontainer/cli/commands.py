@@ -245,10 +245,24 @@ def cmd_delete(args) -> int:
     except (ContainerNotFound, StateUnreadable):
         if not args.force:
             raise
+        _clean_crashed_network(args.id, _root(args))  # needs the record in the state dir
         from pycontainer.container import remove_leftovers
 
         remove_leftovers(args.id, _root(args))  # a create cut short, or a damaged state file
     return 0  # runc: delete --force of an unknown (or just deleted) id succeeds
+
+
+def _clean_crashed_network(container_id: str, root: str) -> None:
+    """A create that died before saving the state may have left a network
+    record (written before the network was made): undo what it names, and
+    kill the init it names (the crash left it waiting for a start)."""
+    from pycontainer.state import StateDir
+
+    state_dir = StateDir(root, container_id)
+    if os.path.exists(os.path.join(state_dir.path, "network.json")):
+        from pycontainer import network
+
+        network.clean_after_crash(state_dir.path)
 
 
 def cmd_list(args) -> int:

@@ -66,9 +66,12 @@ class _Lock:
 def host_veth_name(container_id: str) -> str:
     """A unique host-side name within 15 characters: a hash of the id (ids
     may be up to 1024 characters)."""
-    import hashlib
+    try:
+        from _sha256 import sha256  # the builtin one: hashlib loads OpenSSL (~2.5 ms)
+    except ImportError:
+        from hashlib import sha256
 
-    return "pc" + hashlib.sha256(container_id.encode()).hexdigest()[:13]
+    return "pc" + sha256(container_id.encode()).hexdigest()[:13]
 
 
 def plan(spec, root: str, container_id: str) -> Network:
@@ -155,14 +158,11 @@ def peer_address(root: str, container_id: str, at: str) -> str:
 
 
 def _check_devices(devices: dict) -> None:
-    from pycontainer.network.netlink import Netlink
-
-    with Netlink() as nl:
-        for host_name in devices:
-            if nl.link(host_name) is None:
-                raise ConfigError(
-                    f"there is no interface {host_name!r} on the host", f'linux.netDevices["{host_name}"]'
-                )
+    for host_name in devices:
+        if not os.path.exists(f"/sys/class/net/{host_name}"):
+            raise ConfigError(
+                f"there is no interface {host_name!r} on the host", f'linux.netDevices["{host_name}"]'
+            )
 
 
 def _check_free(cfg: NetworkConfig) -> None:
@@ -214,8 +214,7 @@ class Network:
         from pycontainer.spec.models import Mount
 
         self.state_dir = state_dir
-        with open(os.path.join(state_dir, RECORD), "w") as f:
-            f.write(jsonio.dumps(self.record()))
+        self._write_record()
         if self.hosts is not None:
             path = os.path.join(state_dir, HOSTS)
             with open(path, "w") as f:
@@ -225,9 +224,21 @@ class Network:
                 Mount(destination="/etc/hosts", type="bind", source=path, options=["bind"])
             )
 
+    def _write_record(self, **extra) -> None:
+        path = os.path.join(self.state_dir, RECORD)
+        with open(path + ".tmp", "w") as f:
+            f.write(jsonio.dumps({**self.record(), **extra}))
+        os.replace(path + ".tmp", path)
+
     def setup(self, pid: int) -> None:
         """Wire the container whose init is ``pid`` (its namespace exists)."""
+        from pycontainer.state import process_start_time
+
         cfg = self.cfg
+        # Whoever cleans up after a crash from here on needs the init: moved
+        # devices come back out of its namespace, and it must go.
+        self.init = {"pid": pid, "startTime": process_start_time(pid)}
+        self._write_record(init=self.init)
         ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             with lock():
@@ -248,6 +259,8 @@ class Network:
                 if adding is not None:
                     adding.finish()
                     failpoints.reached("network.nft-added")
+                    # From now on the elements are known to be ours (see nft.Removing).
+                    self._write_record(init=self.init, natAdded=True)
         finally:
             os.close(ns_fd)
 
@@ -337,12 +350,15 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
 
     errors: list[str] = []
     with lock():
-        listing = None
+        removing = None
         if record.get("ports") or record.get("masquerade"):
             from pycontainer.network import nft
 
             try:
-                listing = nft.start_list()  # in the background, while netlink works
+                # In the background, while netlink works.
+                removing = nft.start_remove(
+                    record["ports"], record["masquerade"], record.get("natAdded", False)
+                )
             except ConfigError as e:
                 errors.append(str(e))
         with Netlink() as host:
@@ -356,18 +372,51 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
             bridge = record.get("bridge")
             if bridge:
                 _remove_bridge_if_unused(host, bridge)
-        if listing is not None:
+        if removing is not None:
             try:
-                nft.remove(listing, record.get("ports", []), record.get("masquerade", []))
+                removing.finish()
             except ContainerError as e:
                 errors.append(str(e))
-    for name in (RECORD, HOSTS):
+    for name in (RECORD, HOSTS, RECORD + ".tmp"):
         try:
             os.unlink(os.path.join(state_dir, name))
         except FileNotFoundError:
             pass
     if errors:
         raise ContainerError("; ".join(errors))
+
+
+def clean_after_crash(state_dir: str) -> None:
+    """``delete --force`` of a container whose create died before saving its
+    state: the network's record names what was made, and the init (alive
+    if the create died after the init got ready): teardown, then kill it."""
+    from pycontainer.process.parent import kill_and_reap
+    from pycontainer.state import process_start_time
+
+    record = load_record(state_dir) or {}
+    init = record.get("init") or {}
+    pid = init.get("pid")
+    alive = bool(pid) and process_start_time(pid) == init.get("startTime")
+    try:
+        teardown(state_dir, pid if alive else None)
+    finally:
+        if alive:
+            kill_and_reap(pid)
+            _wait_gone(pid)
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> None:
+    """Until the pid is reaped (by its new parent: we are not it), so its
+    cgroups can be removed next."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.005)
 
 
 def _devices_back(devices: dict, pid: int) -> None:

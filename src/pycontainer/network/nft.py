@@ -123,40 +123,73 @@ def start_add(ports: list[dict], masq: list[str]) -> Adding:
     return Adding(ports, masq)
 
 
-def start_list() -> Pending:
-    return Pending(["-j", "list", "table", "ip", TABLE])
+def _deletions(ports: list[dict], masq: list[str]) -> str:
+    lines = [f"delete element ip {TABLE} ports {{ {port_element(p)} }}\n" for p in ports]
+    lines += [f"delete element ip {TABLE} masq {{ {address} }}\n" for address in masq]
+    return "".join(lines)
 
 
-def remove(listing: Pending, ports: list[dict], masq: list[str]) -> None:
-    """Take out what ``add`` put in (those present, pointing at our address:
-    after a crash a port may never have been added, or be another's since),
-    and the table once it is empty.  ``listing``: a ``start_list()``."""
-    import json
+class Removing:
+    """``remove`` in two halves, ``start_remove`` and ``finish``: take out what
+    ``add`` put in, and the table once it is empty.  ``added``: the record
+    says our add went through, so the elements are ours (a published port
+    cannot be taken over, ``create element`` refuses it) and are deleted at
+    once, in the background.  Otherwise (a crash may have come before the
+    add, and the port be another container's since) only the elements that
+    are there and point at our address go, from a listing."""
 
-    code, output = listing.result()
-    if code != 0:
-        return  # no table: nothing of ours is left
-    port_elems: dict[tuple[str, int], tuple[str, int]] = {}
-    masq_elems: set[str] = set()
-    for item in json.loads(output).get("nftables", []):
-        if "map" in item and item["map"]["name"] == "ports":
-            for key, value in item["map"].get("elem", []):
-                port_elems[tuple(key["concat"])] = tuple(value["concat"])
-        elif "set" in item and item["set"]["name"] == "masq":
-            masq_elems.update(e for e in item["set"].get("elem", []) if isinstance(e, str))
-    lines = []
-    for p in ports:
-        key = (p["protocol"], p["hostPort"])
-        if port_elems.get(key) == (p["address"], p["containerPort"]):
-            lines.append(f"delete element ip {TABLE} ports {{ {port_element(p)} }}\n")
-            del port_elems[key]
-    for address in masq:
-        if address in masq_elems:
-            lines.append(f"delete element ip {TABLE} masq {{ {address} }}\n")
-            masq_elems.discard(address)
-    if not port_elems and not masq_elems:
-        lines = [f"delete table ip {TABLE}\n"]
-    if lines:
-        code, output = _run("".join(lines))
+    def __init__(self, ports: list[dict], masq: list[str], added: bool) -> None:
+        self.ports, self.masq = ports, masq
+        self.direct = added and bool(ports or masq)
+        if self.direct:
+            self.pending = Pending(["-f", "-"], _deletions(ports, masq))
+        else:
+            self.pending = Pending(["-j", "list", "table", "ip", TABLE])
+
+    def finish(self) -> None:
+        code, output = self.pending.result()
+        if self.direct:
+            if code != 0:  # something was not there after all: the careful way
+                self._careful(Pending(["-j", "list", "table", "ip", TABLE]).result())
+                return
+            code, output = Pending(["list", "table", "ip", TABLE]).result()
+            if code == 0 and "elements =" not in output:
+                self._run_or_raise(f"delete table ip {TABLE}\n")
+            return
+        self._careful((code, output))
+
+    def _careful(self, listed: tuple[int, str]) -> None:
+        import json
+
+        code, output = listed
+        if code != 0:
+            return  # no table: nothing of ours is left
+        port_elems: dict[tuple[str, int], tuple[str, int]] = {}
+        masq_elems: set[str] = set()
+        for item in json.loads(output).get("nftables", []):
+            if "map" in item and item["map"]["name"] == "ports":
+                for key, value in item["map"].get("elem", []):
+                    port_elems[tuple(key["concat"])] = tuple(value["concat"])
+            elif "set" in item and item["set"]["name"] == "masq":
+                masq_elems.update(e for e in item["set"].get("elem", []) if isinstance(e, str))
+        ports = [
+            p
+            for p in self.ports
+            if port_elems.pop((p["protocol"], p["hostPort"]), None) == (p["address"], p["containerPort"])
+        ]
+        masq = [a for a in self.masq if a in masq_elems]
+        masq_elems.difference_update(masq)
+        if not port_elems and not masq_elems:
+            self._run_or_raise(f"delete table ip {TABLE}\n")
+        elif ports or masq:
+            self._run_or_raise(_deletions(ports, masq))
+
+    @staticmethod
+    def _run_or_raise(script: str) -> None:
+        code, output = _run(script)
         if code != 0:
             raise ContainerError(f"nft: {output.strip()}")
+
+
+def start_remove(ports: list[dict], masq: list[str], added: bool) -> Removing:
+    return Removing(ports, masq, added)
