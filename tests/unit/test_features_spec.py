@@ -33,7 +33,8 @@ needs_runc = pytest.mark.skipif(RUNC is None, reason="runc is not installed")
 # What we list deliberately differently from runc (see the modules' docstrings).
 OUR_EXTRA_MOUNT_OPTIONS = {"copy-symlink", "src-nofollow", "dest-nofollow"}  # crun's, parsed by mountopts
 RUNC_ONLY_MOUNT_OPTIONS = {"idmap", "ridmap"}  # newer runc; idmapped mounts are not implemented here
-OUR_EXTRA_MASKED_PATHS = {"/sys/devices/virtual/tpm"}  # runc >= 1.2 masks it, 1.1 does not
+# runc >= 1.2 masks tpm, 1.1 does not; Docker masks powercap (CVE-2020-8694), runc does not.
+OUR_EXTRA_MASKED_PATHS = {"/sys/devices/virtual/tpm", "/sys/devices/virtual/powercap"}
 
 
 def _runc_json(*args: str, cwd=None):
