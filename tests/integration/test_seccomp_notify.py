@@ -134,7 +134,9 @@ def test_the_agent_gets_the_state_and_the_fd_and_answers(bundle, agent):
     a = agent({NR["mkdir"]: (0, -errno.EROFS), NR["mkdirat"]: (0, -errno.EROFS), NR["getuid"]: (4242, 0)})
     bundle.config["linux"]["seccomp"] = notify_profile(a.path, ["mkdir", "mkdirat", "getuid"])
     bundle.config["annotations"] = {"org.example": "yes"}
-    r = bundle.sh("mkdir /tmp/x 2>&1; test -d /tmp/x || echo not-made; id -ru; grep Seccomp: /proc/self/*us")
+    r = bundle.sh(
+        "mkdir /tmp/x 2>&1; test -d /tmp/x || echo not-made; id -ru; grep Seccomp: /proc/self/status"
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "Read-only file system" in lines[0]
