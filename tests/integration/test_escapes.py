@@ -387,3 +387,24 @@ def test_no_new_privileges_stops_setuid(bundle, setuid_euid, no_new_privileges, 
     r = bundle.run("/suid/euid")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == euid
+
+
+def test_a_non_dumpable_exec_process_still_gets_its_oom_score_adj(make_bundle):
+    """Made non-dumpable, an exec'd process's /proc files belong to the host's root, which a
+    rootless runtime's process could not write: oom_score_adj is written before, by the helper
+    (as runc does), and the process has it in a user-namespaced container."""
+    b = make_bundle("userns")
+    b.config["process"]["args"] = ["/bin/sleep", "60"]
+    b.write()
+    with Container.create(b.id, b.path, root=b.state_root) as c:
+        c.start()
+        process = c.config().process
+        process.args = ["/bin/sleep", "60"]
+        process.oom_score_adj = 321
+        p = c.exec(process)
+        try:
+            with open(f"/proc/{p.pid}/oom_score_adj") as f:
+                assert f.read().strip() == "321"
+        finally:
+            p.kill(9)
+            p.wait()
