@@ -143,3 +143,35 @@ def test_every_operator_in_a_container(bundle, op, value, value_two, denied):
     assert r.returncode == 0, r.stderr
     got = dict(line.split("=") for line in r.stdout.split())
     assert {int(s) for s, v in got.items() if v == "denied"} == denied, got
+
+
+@pytest.mark.parametrize(
+    "profile, path",
+    [
+        ({"defaultAction": "SCMP_ACT_NOPE"}, "linux.seccomp.defaultAction"),
+        (
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_MAYBE"}],
+            },
+            "linux.seccomp.syscalls[0].action",
+        ),
+        (
+            {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]},
+            "linux.seccomp.architectures[0]",
+        ),
+        (
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
+            },
+            "linux.seccomp.listenerPath",
+        ),
+    ],
+)
+def test_bad_profiles_name_the_path_and_leave_nothing(bundle, profile, path):
+    bundle.config["linux"]["seccomp"] = profile
+    r = bundle.run("/bin/true")
+    assert r.returncode == 1
+    assert path in r.stderr, r.stderr
+    assert not [p for p in os.listdir(bundle.state_root) if p != "~seccomp"]
