@@ -34,7 +34,8 @@ needs_runc = pytest.mark.skipif(RUNC is None, reason="runc is not installed")
 OUR_EXTRA_MOUNT_OPTIONS = {"copy-symlink", "src-nofollow", "dest-nofollow"}  # crun's, parsed by mountopts
 OUR_EXTRA_MOUNT_OPTIONS |= {"idmap", "ridmap"}  # runc >= 1.2 lists them too; an older one does not
 RUNC_ONLY_MOUNT_OPTIONS: set[str] = set()
-OUR_EXTRA_MASKED_PATHS = {"/sys/devices/virtual/tpm"}  # runc >= 1.2 masks it, 1.1 does not
+# runc >= 1.2 masks tpm, 1.1 does not; Docker masks powercap (CVE-2020-8694), runc does not.
+OUR_EXTRA_MASKED_PATHS = {"/sys/devices/virtual/tpm", "/sys/devices/virtual/powercap"}
 
 
 def _runc_json(*args: str, cwd=None):

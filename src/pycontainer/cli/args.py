@@ -139,6 +139,7 @@ COMMANDS = {
             [
                 Flag("--bundle,-b", "where to write it", str, "."),
                 Flag("--rootless", "for an unprivileged user"),
+                Flag("--seccomp", "with a default seccomp profile (Docker's; runc spec writes none)"),
             ],
             [],
         ),

@@ -387,8 +387,13 @@ def cmd_spec(args) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     except FileExistsError:
         raise ContainerError(f"File {path} exists. Remove it first") from None
+    spec = default_spec(rootless=args.rootless)
+    if args.seccomp:
+        from pycontainer.security.default_profile import docker_default_profile
+
+        spec["linux"]["seccomp"] = docker_default_profile()
     with os.fdopen(fd, "w") as f:
-        f.write(jsonio.dumps(default_spec(rootless=args.rootless), indent=2) + "\n")
+        f.write(jsonio.dumps(spec, indent=2) + "\n")
     return 0
 
 

@@ -6,7 +6,8 @@ following current runc:
 
 * no ambient capabilities (runc 1.1 still listed the three in ``ambient``;
   runc 1.2 dropped them);
-* ``/sys/devices/virtual/tpm`` is masked too (runc 1.2);
+* ``/sys/devices/virtual/tpm`` is masked too (runc 1.2), and
+  ``/sys/devices/virtual/powercap`` (Docker masks it: CVE-2020-8694);
 * a ``cgroup`` namespace is added when the host runs cgroup v2 only, as runc
   does, so the container sees its own cgroup as ``/sys/fs/cgroup``.
 
@@ -36,6 +37,7 @@ _MASKED_PATHS = [
     "/sys/firmware",
     "/proc/scsi",
     "/sys/devices/virtual/tpm",
+    "/sys/devices/virtual/powercap",
 ]
 
 _READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]

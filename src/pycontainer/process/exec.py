@@ -116,14 +116,17 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
     code = 1
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
-        # Not dumpable until execve: the container's processes must not reach
-        # this process's /proc/PID/exe, root or fds, the host's interpreter
-        # among them (CVE-2019-5736); execve makes the program dumpable again.
-        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
         # Imported before the mount namespace is joined: the host's Python
         # library is not there.
         from pycontainer.process import finalize
 
+        # Not dumpable until execve: the container's processes must not reach
+        # this process's /proc/PID/exe, root or fds, the host's interpreter
+        # among them (CVE-2019-5736); execve makes the program dumpable again.
+        # Its /proc files then belong to the host's root, so oom_score_adj is
+        # written first (the new process inherits it), as runc does.
+        finalize.apply_oom_score_adj(cfg.process)
+        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
         if cfg.process.terminal:
             from pycontainer import console
         labels = cfg.process.apparmor_profile or cfg.process.selinux_label
@@ -144,7 +147,7 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         if process.terminal:
             console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
         finalize.enter_cwd(process.cwd)
-        request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
+        request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now
         finalize.hand_seccomp_to_agent(request, channel)
         channel.report_ready()

@@ -18,7 +18,7 @@ from pycontainer.security import capabilities
 UNABLE = "unable to start container process: "  # runc's wording, which engines match on
 
 
-def prepare(process, preserve_fds: int = 0, seccomp=None) -> syscalls.ExecRequest:
+def prepare(process, preserve_fds: int = 0, seccomp=None, oom_score_adj: bool = True) -> syscalls.ExecRequest:
     """Everything but the final step, in the process's cwd: find the program
     (now, so a missing one fails ``create`` or ``exec`` with a clear error),
     rlimits, oom_score_adj, umask; returns the final step's request (ids,
@@ -27,7 +27,8 @@ def prepare(process, preserve_fds: int = 0, seccomp=None) -> syscalls.ExecReques
     if seccomp is not None:
         request.seccomp_filter, request.seccomp_flags = seccomp.bpf, seccomp.flags
     apply_rlimits(process)
-    apply_oom_score_adj(process)
+    if oom_score_adj:  # exec writes it before it joins the container (see exec.py)
+        apply_oom_score_adj(process)
     if process.user.umask is not None:
         os.umask(process.user.umask)
     return request

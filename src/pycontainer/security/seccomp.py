@@ -383,7 +383,7 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
         rules.append((rule_at, act, rule.names, groups))
 
     try:
-        import pyseccomp
+        pyseccomp = _import_pyseccomp()
     except (ImportError, RuntimeError, OSError) as e:  # RuntimeError: no libseccomp.so
         raise ContainerError(f"seccomp: cannot load libseccomp (pip install pyseccomp): {e}") from e
 
@@ -435,6 +435,36 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
             f"the compiled filter has {count} instructions, more than the kernel's {BPF_MAXINSNS}", path=at
         )
     return CompiledFilter(program, flags)
+
+
+# The sonames pyseccomp looks up with ctypes.util.find_library, which runs ``ldconfig -p`` in a
+# subprocess (some 4 ms of a first start): the dynamic loader finds these names itself.
+_SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+
+def _import_pyseccomp():
+    import sys
+
+    loaded = sys.modules.get("pyseccomp")
+    if loaded is not None:
+        return loaded
+    import ctypes
+    import ctypes.util
+
+    try:
+        for soname in _SONAMES.values():
+            ctypes.CDLL(soname)
+    except OSError:
+        import pyseccomp  # other sonames here: let pyseccomp look them up
+
+        return pyseccomp
+    real = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: _SONAMES.get(name) or real(name)
+    try:
+        import pyseccomp
+    finally:
+        ctypes.util.find_library = real
+    return pyseccomp
 
 
 def _export(filt) -> bytes:
