@@ -60,6 +60,8 @@ def loads(text: str | bytes):
         import json.decoder  # noqa: F401
 
         value, end = _scan(text, start)  # raises the JSONDecodeError
+    except RecursionError:
+        raise JSONError("Nested too deeply", text, start) from None
     finally:
         _Context.memo.clear()
     rest = len(text) - len(text[end:].lstrip(_WHITESPACE))

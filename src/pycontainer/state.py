@@ -152,7 +152,11 @@ class StateDir:
             os.mkdir(self.path, 0o711)
         except FileExistsError:
             raise ContainerExists(f"container with id {self.id!r} already exists") from None
-        os.mkfifo(self.fifo, 0o622)
+        try:
+            os.mkfifo(self.fifo, 0o622)
+        except BaseException:
+            os.rmdir(self.path)
+            raise
 
     def exists(self) -> bool:
         return os.path.isdir(self.path)

@@ -72,11 +72,29 @@ def _clean_up_and_check(bundle) -> None:
     assert not found, f"left behind: {found}"
 
 
-@pytest.mark.parametrize("config", [_plain, _with_resources], ids=["plain", "resources"])
-@pytest.mark.parametrize("step", failpoints.STEPS)
+# The configs the walk uses, and which steps each reaches.  A feature with
+# steps of its own (network.*) adds a config here that reaches them; until
+# then its steps show up as skipped, not silently dropped.
+WALK_CONFIGS = {
+    "plain": (_plain, lambda step: not step.startswith("network.")),
+    "resources": (_with_resources, lambda step: not step.startswith("network.")),
+}
+
+
+def _walk():
+    for step in failpoints.STEPS:
+        names = [name for name, (_, reaches) in WALK_CONFIGS.items() if reaches(step)]
+        for name in names:
+            yield pytest.param(step, name, id=f"{step}-{name}")
+        if not names:
+            reason = f"no config of the walk reaches {step}: add one to WALK_CONFIGS"
+            yield pytest.param(step, None, id=step, marks=pytest.mark.skip(reason=reason))
+
+
+@pytest.mark.parametrize("step, config", list(_walk()))
 def test_failpoint_then_delete_force_leaves_nothing(make_bundle, tmp_path, step, config):
     bundle = make_bundle()
-    config(bundle)
+    WALK_CONFIGS[config][0](bundle)
     codes = _lifecycle(bundle, {failpoints.ENV: step}, tmp_path)
     # The failpoint was reached: some command died by SIGKILL, or (a step in
     # the container's init or exec'd process) failed because of it.

@@ -15,8 +15,11 @@ import sys
 sys.path.insert(0, {src!r})
 from pycontainer import jsonio
 assert "json.decoder" not in sys.modules
+text = {text!r}
+if text == "DEEP":
+    text = "[" * 100000 + "]" * 100000
 try:
-    jsonio.loads({text!r})
+    jsonio.loads(text)
 except ValueError as e:
     print(type(e).__name__, e)
 """
@@ -29,6 +32,7 @@ except ValueError as e:
         ("[1, 2", "Expecting ',' delimiter: line 1 column 6"),
         ('{"a" 1}', "Expecting ':' delimiter"),
         ('{"a": [1, }', "Expecting value"),
+        ("DEEP", "Nested too deeply"),
     ],
 )
 def test_error_inside_a_value_is_a_value_error(text, message):
