@@ -115,6 +115,7 @@ def test_fields_not_applied_yet_are_named_in_a_warning(bundle):
     assert "linux.personality is not applied" in r.stderr
 
 
+@pytest.mark.cgroup2
 def test_zero_valued_resources_mean_unset(bundle):
     bundle.config["linux"]["resources"] = {
         "pids": {"limit": 0},
