@@ -211,7 +211,7 @@ class Container:
                 "bundle": os.fspath(spec.bundle),
                 "annotations": dict(spec.annotations),
             }
-            pid = spawn_init(init_cfg, manager.add)
+            pid = spawn_init(init_cfg, _placer(manager, net))
             undo.callback(kill_and_reap, pid)
             if net is not None:
                 # While the init waits on its exec fifo; undone before it is killed
@@ -575,6 +575,19 @@ def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int |
     undo.callback(os.close, ours)
     undo.callback(os.close, theirs)
     return ours, theirs
+
+
+def _placer(manager, net):
+    """What spawn_init calls while the init sets up its rootfs: place it in its
+    cgroups, and with a network to set up, load the network code meanwhile."""
+    if net is None:
+        return manager.add
+
+    def place(pid: int) -> None:
+        manager.add(pid)
+        net.load()
+
+    return place
 
 
 def _network_plan(spec, root, container_id: str):

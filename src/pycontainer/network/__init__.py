@@ -224,6 +224,16 @@ class Network:
                 Mount(destination="/etc/hosts", type="bind", source=path, options=["bind"])
             )
 
+    def load(self) -> None:
+        """Import what ``setup`` needs (pyroute2's messages: ~15 ms), while the
+        init is busy setting up its rootfs."""
+        if self.cfg.veth is not None or self.devices:
+            from pycontainer.network.netlink import _messages
+
+            _messages()
+        if self.cfg.ports or self.cfg.masquerade:
+            import subprocess  # noqa: F401 - for nft
+
     def _write_record(self, **extra) -> None:
         path = os.path.join(self.state_dir, RECORD)
         with open(path + ".tmp", "w") as f:
