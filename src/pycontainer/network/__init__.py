@@ -38,10 +38,6 @@ LOCK = "/run/lock/pycontainer-network.lock"
 BRIDGE_ALIAS = "pycontainer"  # marks a bridge we made: the last container to leave removes it
 log = get_logger(__name__)
 
-failpoints.STEPS.extend(
-    ["network.veth-created", "network.bridge-created", "network.nft-added", "network.devices-moved"]
-)
-
 
 def wanted(spec) -> bool:
     """Whether the config asks for anything of this module."""
