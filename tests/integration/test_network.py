@@ -425,3 +425,16 @@ def test_join_a_named_network_namespace_by_path(bundle, net_clean):
     finally:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True)
         sh("ip", "netns", "del", name)
+
+
+def test_a_port_a_host_process_listens_on_is_refused(bundle, net_clean):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        network(
+            bundle, veth={"addresses": ["10.232.13.2/24"]}, ports=[{"hostPort": port, "containerPort": 80}]
+        )
+        r = bundle.run("true")
+    assert r.returncode == 1 and "pycontainer.network.ports[0].hostPort" in r.stderr, r.stderr
+    assert "in use on the host" in r.stderr
