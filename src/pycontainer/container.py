@@ -250,10 +250,7 @@ class Container:
                 "bundle": os.fspath(spec.bundle),
                 "annotations": dict(spec.annotations),
             }
-            place = manager.add
-            if rootless:
-                place = rl.place_in_cgroups(manager)
-            pid = spawn_init(init_cfg, place)
+            pid = spawn_init(init_cfg, _placer(manager, net, rootless))
             undo.callback(kill_and_reap, pid)
             failpoints.reached("create.init-ready")
             if net is not None:
@@ -729,6 +726,25 @@ def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:
 
 def _wants_idmap(m) -> bool:
     return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
+
+
+def _placer(manager, net, rootless: bool):
+    """What spawn_init calls while the init sets up its rootfs: place it in its
+    cgroups (an unprivileged user's: only the delegated ones), and with a
+    network to set up, load the network code meanwhile."""
+    add = manager.add
+    if rootless:
+        from pycontainer import rootless as rl
+
+        add = rl.place_in_cgroups(manager)
+    if net is None:
+        return add
+
+    def place(pid: int) -> None:
+        add(pid)
+        net.load()
+
+    return place
 
 
 def _network_plan(spec, root, container_id: str):

@@ -47,6 +47,10 @@ STEPS: list[str] = [
     "delete.state-removed",
 ]
 
+# Networking (pycontainer.network): reached in nsinit once the init is ready,
+# only for a config with a pycontainer.network section or linux.netDevices.
+STEPS += ["network.devices-moved", "network.veth-created", "network.bridge-created", "network.nft-added"]
+
 
 def reached(step: str) -> None:
     """Die by SIGKILL here if the failpoint names this step."""

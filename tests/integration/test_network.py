@@ -403,3 +403,38 @@ def test_published_udp_port(bundle, net_clean):
         finally:
             echo.kill()
             echo.wait()
+
+
+def test_join_a_named_network_namespace_by_path(bundle, net_clean):
+    """podman's way: a namespace pinned at /run/netns/NAME, wired beforehand
+    (here by the test: a veth with an address of its own)."""
+    name, host_end = f"t-ns-{tag()}", f"tns{tag()}"
+    sh("ip", "netns", "add", name)
+    try:
+        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth5", "netns", name)
+        sh("ip", "-n", name, "addr", "add", "10.232.12.2/24", "dev", "eth5")
+        namespaces = bundle.config["linux"]["namespaces"]
+        namespaces[:] = [n for n in namespaces if n["type"] != "network"]
+        namespaces.append({"type": "network", "path": f"/run/netns/{name}"})
+        r = bundle.run("ip", "addr", "show", "eth5")
+        assert r.returncode == 0 and "10.232.12.2/24" in r.stdout, r.stderr
+        # Our section cannot wire a namespace that is not the container's own.
+        network(bundle, veth={"addresses": ["10.232.12.3/24"]})
+        r = bundle.run("true")
+        assert r.returncode == 1 and "pycontainer.network" in r.stderr and "joined" in r.stderr, r.stderr
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+        sh("ip", "netns", "del", name)
+
+
+def test_a_port_a_host_process_listens_on_is_refused(bundle, net_clean):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        network(
+            bundle, veth={"addresses": ["10.232.13.2/24"]}, ports=[{"hostPort": port, "containerPort": 80}]
+        )
+        r = bundle.run("true")
+    assert r.returncode == 1 and "pycontainer.network.ports[0].hostPort" in r.stderr, r.stderr
+    assert "in use on the host" in r.stderr

@@ -38,10 +38,6 @@ LOCK = "/run/lock/pycontainer-network.lock"
 BRIDGE_ALIAS = "pycontainer"  # marks a bridge we made: the last container to leave removes it
 log = get_logger(__name__)
 
-failpoints.STEPS.extend(
-    ["network.veth-created", "network.bridge-created", "network.nft-added", "network.devices-moved"]
-)
-
 
 def wanted(spec) -> bool:
     """Whether the config asks for anything of this module."""
@@ -63,15 +59,15 @@ class _Lock:
         os.close(self.fd)
 
 
-def host_veth_name(container_id: str) -> str:
-    """A unique host-side name within 15 characters: a hash of the id (ids
-    may be up to 1024 characters)."""
+def host_veth_name(container_id: str, root: str = "") -> str:
+    """A unique host-side name within 15 characters: a hash of the state root
+    and the id (ids may be up to 1024 characters, and repeat across roots)."""
     try:
         from _sha256 import sha256  # the builtin one: hashlib loads OpenSSL (~2.5 ms)
     except ImportError:
         from hashlib import sha256
 
-    return "pc" + sha256(container_id.encode()).hexdigest()[:13]
+    return "pc" + sha256(f"{os.path.abspath(root)}\0{container_id}".encode()).hexdigest()[:13]
 
 
 def plan(spec, root: str, container_id: str) -> Network:
@@ -97,8 +93,9 @@ def plan(spec, root: str, container_id: str) -> Network:
         from pycontainer.network import nft
 
         nft.nft_binary()
+        _check_ports_free(cfg)
     if cfg.veth is not None and cfg.veth.host_name is None:
-        cfg.veth.host_name = host_veth_name(container_id)
+        cfg.veth.host_name = host_veth_name(container_id, root)
     if spec.linux and spec.linux.net_devices:
         _check_devices(spec.linux.net_devices)
     if cfg.veth is not None:
@@ -155,6 +152,23 @@ def peer_address(root: str, container_id: str, at: str) -> str:
     if not addresses:
         raise ConfigError(f"container {container_id!r} has no address to link to", at)
     return addresses[0].split("/")[0]
+
+
+def _check_ports_free(cfg: NetworkConfig) -> None:
+    """A port a host process listens on would be shadowed by the DNAT: refused.
+    (One another container publishes is refused by nft.add, atomically.)"""
+    import socket
+
+    for i, port in enumerate(cfg.ports):
+        kind = socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM
+        with socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("0.0.0.0", port.host_port))
+            except OSError as e:
+                raise ConfigError(
+                    f"{port} is in use on the host ({e.strerror})", f"{SECTION}.ports[{i}].hostPort"
+                ) from None
 
 
 def _check_devices(devices: dict) -> None:
@@ -223,6 +237,16 @@ class Network:
             self.spec.mounts.append(
                 Mount(destination="/etc/hosts", type="bind", source=path, options=["bind"])
             )
+
+    def load(self) -> None:
+        """Import what ``setup`` needs (pyroute2's messages: ~15 ms), while the
+        init is busy setting up its rootfs."""
+        if self.cfg.veth is not None or self.devices:
+            from pycontainer.network.netlink import _messages
+
+            _messages()
+        if self.cfg.ports or self.cfg.masquerade:
+            import subprocess  # noqa: F401 - for nft
 
     def _write_record(self, **extra) -> None:
         path = os.path.join(self.state_dir, RECORD)
