@@ -547,9 +547,10 @@ class Container:
             self._kill_and_wait()
         failpoints.reached("delete.killed")
         manager = self._cgroups()
-        if force:
-            # A create killed after its init was ready but before the pid was
-            # on record leaves an init that only the cgroup knows of.
+        if force and status == "stopped":
+            # The init on record is gone, but its cgroups may still hold one
+            # that never made it into the state (a create killed after its init
+            # was ready) or outlived it (no pid namespace of its own).
             _kill_all(manager)
         manager.destroy()
         failpoints.reached("delete.cgroups-removed")
