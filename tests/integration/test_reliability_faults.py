@@ -13,6 +13,11 @@ import time
 import pytest
 
 from pycontainer import failpoints
+
+try:  # modules add their steps to STEPS when imported; nsinit imports them only when a config needs them
+    import pycontainer.network  # noqa: F401
+except ImportError:
+    pass
 from tests.conftest import NSINIT
 from tests.reliability import leftovers, nsinit, wait_no_leftovers
 
