@@ -77,12 +77,53 @@ def _clean_up_and_check(bundle) -> None:
     assert not found, f"left behind: {found}"
 
 
-# The configs the walk uses, and which steps each reaches.  A feature with
-# steps of its own (network.*) adds a config here that reaches them; until
-# then its steps show up as skipped, not silently dropped.
+# A port and a subnet of the walk's own (the network tests use 10.232-10.234).
+WALK_SUBNET = "10.236.0"
+WALK_PORT = 18236
+
+
+def _walk_device(bundle) -> str:
+    return "tw" + bundle.id[-8:]
+
+
+def _with_network_and_resources(bundle) -> None:
+    """Resources, and everything the network makes on the host: a device
+    moved in (one end of a veth pair made here), a veth on a bridge of ours,
+    masquerade and a published port in our nftables table."""
+    _with_resources(bundle)
+    device = _walk_device(bundle)
+    subprocess.run(["ip", "link", "add", device, "type", "veth", "peer", "name", device + "p"], check=True)
+    bundle.config["linux"]["netDevices"] = {device: {"name": "net1"}}
+    bundle.config["pycontainer"] = {
+        "network": {
+            "bridge": {"name": "twb" + bundle.id[-8:], "addresses": [f"{WALK_SUBNET}.1/24"]},
+            "veth": {"addresses": [f"{WALK_SUBNET}.2/24"]},
+            "masquerade": True,
+            "ports": [{"hostPort": WALK_PORT, "containerPort": 80, "protocol": "tcp"}],
+        }
+    }
+    bundle.write()
+
+
+def _remove_walk_device(bundle) -> None:
+    """The veth pair made for netDevices, if it is still there (back on the
+    host; a device inside a dead namespace went with it)."""
+    device = _walk_device(bundle)
+    if os.path.exists(f"/sys/class/net/{device}"):
+        subprocess.run(["ip", "link", "del", device], check=True)
+
+
+def _nft_tables() -> set[str]:
+    r = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True)
+    return set(r.stdout.splitlines())
+
+
+# The configs the walk uses, and which steps each reaches: a plain container
+# (hooks at every phase), and one with networking and resources, which
+# reaches every step.
 WALK_CONFIGS = {
     "plain": (_plain, lambda step: not step.startswith("network.")),
-    "resources": (_with_resources, lambda step: not step.startswith("network.")),
+    "network-resources": (_with_network_and_resources, lambda step: True),
 }
 
 
@@ -99,12 +140,18 @@ def _walk():
 @pytest.mark.parametrize("step, config", list(_walk()))
 def test_failpoint_then_delete_force_leaves_nothing(make_bundle, tmp_path, step, config):
     bundle = make_bundle()
-    WALK_CONFIGS[config][0](bundle)
-    codes = _lifecycle(bundle, {failpoints.ENV: step}, tmp_path)
-    # The failpoint was reached: some command died by SIGKILL, or (a step in
-    # the container's init or exec'd process) failed because of it.
-    assert any(code != 0 for code in codes), f"{step} was never reached: {codes}"
-    _clean_up_and_check(bundle)
+    tables_before = _nft_tables()
+    try:
+        WALK_CONFIGS[config][0](bundle)
+        codes = _lifecycle(bundle, {failpoints.ENV: step}, tmp_path)
+        # The failpoint was reached: some command died by SIGKILL, or (a step in
+        # the container's init or exec'd process) failed because of it.
+        assert any(code != 0 for code in codes), f"{step} was never reached: {codes}"
+        _clean_up_and_check(bundle)
+        # Links (veths, the bridge) are checked by host_clean after the test.
+        assert _nft_tables() == tables_before, "nftables tables left behind"
+    finally:
+        _remove_walk_device(bundle)
 
 
 def test_every_step_is_reached_in_the_code():
