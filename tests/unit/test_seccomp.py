@@ -554,3 +554,72 @@ def test_importing_the_module_loads_no_libseccomp():
     subprocess.run(
         [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {src!r}); {code}"], check=True
     )
+
+
+def _reference_program(seccomp: Seccomp) -> bytes:
+    """libseccomp's program for a profile, built the plain way: pyseccomp's public API, each name
+    resolved by add_rule itself (no -ENOSYS stub)."""
+    default = sc._action(seccomp.default_action, seccomp.default_errno_ret, "")
+    filt = pyseccomp.SyscallFilter(default)
+    for name in seccomp.architectures:
+        if sc._ARCHES[name] != NATIVE:
+            filt.add_arch(sc._ARCHES[name])
+    filt.set_attr(sc._ATTR_CTL_OPTIMIZE, 2)
+    for r in seccomp.syscalls:
+        act = sc._action(r.action, r.errno_ret, "")
+        if act == default:
+            continue
+        for name in r.names:
+            if pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name) == -1:  # unknown here
+                continue
+            filt.add_rule(
+                act,
+                name,
+                *(pyseccomp.Arg(a.index, sc._OPERATORS[a.op], a.value, a.value_two) for a in r.args),
+            )
+    return sc._export(filt)
+
+
+def test_docker_profile_is_libseccomps_plain_compile_after_the_stub():
+    """The compile resolves names itself and imports pyseccomp its own way: the program is still
+    the stub, then exactly what pyseccomp's plain API makes of the profile."""
+    seccomp = load_config(FIXTURES / "docker-create-memory64m-pids50.json").linux.seccomp
+    bpf = sc.compile_profile(seccomp).bpf
+    reference = _reference_program(seccomp)
+    assert len(bpf) > len(reference) and bpf.endswith(reference)
+
+
+def test_the_cheap_pyseccomp_import_leaves_the_real_modules_and_the_same_program():
+    """pyseccomp imported with stand-ins for ctypes.util and typing (in a fresh interpreter, as
+    nsinit's): those are gone afterwards, the real ones import as usual, and the program of a
+    Docker profile is byte for byte the one compiled here with a normally imported pyseccomp."""
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    path = FIXTURES / "docker-create-memory64m-pids50.json"
+    code = f"""
+import sys
+sys.path.insert(0, {src!r}); sys.path.extend({[p for p in sys.path if p.endswith("-packages")]!r})
+from pycontainer.security import seccomp as sc
+from pycontainer.spec import load_config
+bpf = sc.compile_profile(load_config({str(path)!r}).linux.seccomp).bpf
+left = [m for m in ("ctypes.util", "typing") if m in sys.modules]
+assert not left, left
+import ctypes.util, typing
+assert callable(ctypes.util.find_library) and hasattr(typing, "TypeVar")
+assert sys.modules["pyseccomp"].system_arch() > 0
+sys.stdout.write(bpf.hex())
+"""
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], check=True, capture_output=True, text=True)
+    assert bytes.fromhex(out.stdout) == sc.compile_profile(load_config(path).linux.seccomp).bpf
+
+
+def test_a_pyseccomp_the_stand_ins_do_not_fit_is_imported_plainly(monkeypatch):
+    """Should pyseccomp's import fail with the stand-ins, it is imported again without them."""
+    import types
+
+    monkeypatch.delitem(sys.modules, "pyseccomp")
+    monkeypatch.delitem(sys.modules, "typing", raising=False)
+    broken = types.ModuleType("typing")  # lacks what pyseccomp imports from typing
+    monkeypatch.setattr(sc, "_stand_ins", lambda: {"typing": broken})
+    module = sc._import_pyseccomp()
+    assert module is sys.modules["pyseccomp"] and module.system_arch() == NATIVE
+    assert sys.modules.get("typing") is not broken

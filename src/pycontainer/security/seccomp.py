@@ -407,10 +407,14 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
         except OSError:  # libseccomp < 2.5: the linear layout it is
             pass
 
+    # Every name resolved once: the -ENOSYS stub needs the native numbers too.
+    resolve = pyseccomp.resolve_syscall
+    native = pyseccomp.system_arch()
+    numbers = {name: resolve(native, name) for rule in seccomp.syscalls for name in rule.names}
     unknown = []
     for rule_at, act, names, groups in rules:
         for name in names:
-            nr = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+            nr = numbers[name]
             if nr == -1:  # __NR_SCMP_ERROR; other negative numbers are other arches' syscalls
                 unknown.append(name)
                 continue
@@ -428,7 +432,7 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
 
     program = _export(filt)
     if not _permissive(seccomp, default):
-        program = _enosys_stub(seccomp, pyseccomp) + program
+        program = _enosys_stub(seccomp, pyseccomp, native, numbers) + program
     count = len(program) // _INSN_SIZE
     if count > BPF_MAXINSNS:
         raise ConfigError(
@@ -437,9 +441,34 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
     return CompiledFilter(program, flags)
 
 
-# The sonames pyseccomp looks up with ctypes.util.find_library, which runs ``ldconfig -p`` in a
-# subprocess (some 4 ms of a first start): the dynamic loader finds these names itself.
+# pyseccomp's import pulls in more than it needs.  ctypes.util, for find_library at import (its only
+# use), imports subprocess, shutil, tempfile and re (some 7 ms of a first start under ``python3 -IS``,
+# as much as libseccomp's compile), and find_library runs ``ldconfig -p`` in a subprocess (another
+# 4 ms): the dynamic loader finds these sonames itself.  typing (2 ms) only serves its annotations,
+# ``cast`` and ``overload``.  So pyseccomp is imported with stand-ins for both (when nothing imported
+# the real ones yet), gone again right after: whoever imports them later gets the real modules.  Should
+# a pyseccomp release want more of them, its import fails with the stand-ins and is simply redone.
 _SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+
+class _Subscriptable:
+    """typing's ``Any``, ``Union`` ... as far as annotations evaluated at import need them."""
+
+    def __getitem__(self, _):
+        return self
+
+
+def _stand_ins() -> dict:
+    import types
+
+    util = types.ModuleType("ctypes.util")
+    util.find_library = _SONAMES.get
+    typing = types.ModuleType("typing")
+    anything = _Subscriptable()
+    typing.Any = typing.Collection = typing.Iterable = typing.Union = anything
+    typing.cast = lambda _type, value: value
+    typing.overload = lambda func: func
+    return {"ctypes.util": util, "typing": typing}
 
 
 def _import_pyseccomp():
@@ -448,8 +477,14 @@ def _import_pyseccomp():
     loaded = sys.modules.get("pyseccomp")
     if loaded is not None:
         return loaded
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        # Another thread could import typing or ctypes.util while the stand-ins
+        # are in place and keep them: the plain import (a library user's case).
+        import pyseccomp
+
+        return pyseccomp
     import ctypes
-    import ctypes.util
 
     try:
         for soname in _SONAMES.values():
@@ -458,12 +493,26 @@ def _import_pyseccomp():
         import pyseccomp  # other sonames here: let pyseccomp look them up
 
         return pyseccomp
-    real = ctypes.util.find_library
-    ctypes.util.find_library = lambda name: _SONAMES.get(name) or real(name)
+    stand_ins = {name: m for name, m in _stand_ins().items() if name not in sys.modules}
+    if "ctypes.util" not in stand_ins:  # imported already: only skip ldconfig
+        real = ctypes.util.find_library
+        ctypes.util.find_library = lambda name: _SONAMES.get(name) or real(name)
+    sys.modules.update(stand_ins)
+    if "ctypes.util" in stand_ins:
+        ctypes.util = stand_ins["ctypes.util"]
     try:
         import pyseccomp
+    except Exception:  # a pyseccomp the stand-ins do not fit (or none): the plain import below
+        pyseccomp = None  # (a failed import leaves nothing in sys.modules)
     finally:
-        ctypes.util.find_library = real
+        for name in stand_ins:
+            del sys.modules[name]
+        if "ctypes.util" in stand_ins:
+            del ctypes.util
+        else:
+            ctypes.util.find_library = real
+    if pyseccomp is None:
+        import pyseccomp
     return pyseccomp
 
 
@@ -498,17 +547,19 @@ def _audit_arch(token: int) -> int:
     return _ARCH_X86_64 if token == _ARCH_X32 else token
 
 
-def _enosys_stub(seccomp: Seccomp, pyseccomp) -> bytes:
+def _enosys_stub(seccomp: Seccomp, pyseccomp, native: int, numbers: dict[str, int]) -> bytes:
     """Instructions put before libseccomp's program: per architecture of the filter, a syscall
     number above the largest one the profile names returns ENOSYS; everything else goes on to the
     filter.  Every conditional jump is short (jt/jf are 8 bits): each architecture's section has
     its own ``ret ENOSYS`` and ``ja filter`` (``ja`` takes 32 bits)."""
-    native = pyseccomp.system_arch()
     tokens = [native] + [_ARCHES[name] for name in seccomp.architectures]
-    names = {name for rule in seccomp.syscalls for name in rule.names}
     largest: dict[int, dict[int, int]] = {}  # audit arch -> {token: largest syscall number}
     for token in dict.fromkeys(tokens):
-        top = max((pyseccomp.resolve_syscall(token, name) for name in names), default=0)
+        if token == native:  # ``numbers``: the profile's names resolved on it
+            top = max(numbers.values(), default=0)
+        else:
+            resolve, arch = pyseccomp.resolve_syscall, token
+            top = max((resolve(arch, name) for name in numbers), default=0)
         if top > 0:
             largest.setdefault(_audit_arch(token), {})[token] = top
         else:
