@@ -527,8 +527,9 @@ class Container:
         return self._exit_code
 
     def delete(self, force: bool = False) -> None:
-        """Remove the container: its cgroups and state.  A live container needs
-        ``force`` (which kills it first)."""
+        """Remove the container: its cgroups and state.  A created one is
+        killed first; a running or paused one needs ``force`` for that (runc
+        delete)."""
         with self._dir.lock():
             self._delete(force)
         self._run_hooks_logged("poststop", "stopped")
@@ -539,7 +540,7 @@ class Container:
             raise InvalidState(
                 f"cannot delete a container that is being created (by pid {self._state.creator_pid})"
             )
-        if status != "stopped" and not force:
+        if status not in ("stopped", "created") and not force:
             raise InvalidState(f"cannot delete a container that is {status} (use --force)")
         if os.path.exists(os.path.join(self._dir.path, "network.json")):
             from pycontainer import network
@@ -550,9 +551,11 @@ class Container:
             self._kill_and_wait()
         failpoints.reached("delete.killed")
         manager = self._cgroups()
-        if force:
+        if force or status == "created":
             # A create killed after its init was ready but before the pid was
-            # on record leaves an init that only the cgroup knows of.
+            # on record leaves an init that only the cgroup knows of; exec may
+            # have added processes the init's death does not take along (no
+            # pid namespace of its own).
             _kill_all(manager)
         manager.destroy()
         failpoints.reached("delete.cgroups-removed")
