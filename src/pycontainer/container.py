@@ -524,8 +524,9 @@ class Container:
         return self._exit_code
 
     def delete(self, force: bool = False) -> None:
-        """Remove the container: its cgroups and state.  A live container needs
-        ``force`` (which kills it first)."""
+        """Remove the container: its cgroups and state.  A created one is
+        killed first; a running or paused one needs ``force`` for that (runc
+        delete)."""
         with self._dir.lock():
             self._delete(force)
         self._run_hooks_logged("poststop", "stopped")
@@ -536,7 +537,7 @@ class Container:
             raise InvalidState(
                 f"cannot delete a container that is being created (by pid {self._state.creator_pid})"
             )
-        if status != "stopped" and not force:
+        if status not in ("stopped", "created") and not force:
             raise InvalidState(f"cannot delete a container that is {status} (use --force)")
         if os.path.exists(os.path.join(self._dir.path, "network.json")):
             from pycontainer import network
@@ -547,10 +548,12 @@ class Container:
             self._kill_and_wait()
         failpoints.reached("delete.killed")
         manager = self._cgroups()
-        if force and status == "stopped":
-            # The init on record is gone, but its cgroups may still hold one
-            # that never made it into the state (a create killed after its init
-            # was ready) or outlived it (no pid namespace of its own).
+        if status == "created" or (force and status == "stopped"):
+            # A created container: exec may have added processes that the
+            # init's death does not take along (no pid namespace of its own).
+            # A stopped one: the init on record is gone, but its cgroups may
+            # still hold one that never made it into the state (a create killed
+            # after its init was ready) or outlived it.
             _kill_all(manager)
         manager.destroy()
         failpoints.reached("delete.cgroups-removed")

@@ -107,14 +107,21 @@ def open_namespace(ns_type: str, path: str) -> int:
 
 
 def join(p: Plan, types: tuple[str, ...] | None = None) -> None:
-    """setns into the planned paths (all, or only the given types), in order."""
-    for ns_type, path in p.join:
-        if types is not None and ns_type not in types:
-            continue
-        fd = open_namespace(ns_type, path)
-        try:
+    """setns into the planned paths (all, or only the given types), in order.
+
+    Every file is opened before the first setns, as runc's nsexec does: once
+    in a user namespace we may no longer open another process's namespace
+    files (/proc/PID/ns/* of a process not dumpable, such as a container's
+    init before its execve, need CAP_SYS_PTRACE where it was made)."""
+    fds: list[tuple[str, int]] = []
+    try:
+        for ns_type, path in p.join:
+            if types is None or ns_type in types:
+                fds.append((ns_type, open_namespace(ns_type, path)))
+        for ns_type, fd in fds:
             syscalls.setns(fd, FLAGS[ns_type])
-        finally:
+    finally:
+        for _, fd in fds:
             os.close(fd)
 
 

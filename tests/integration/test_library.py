@@ -45,11 +45,11 @@ def test_config_object_and_lifecycle_rules(bundle):
     with Container.create(bundle.id, spec=spec, root=bundle.state_root) as c:
         with pytest.raises(ContainerExists):
             Container.create(bundle.id, spec=spec, root=bundle.state_root)
-        with pytest.raises(InvalidState):
-            c.delete()
         c.start()
         with pytest.raises(InvalidState):
             c.start()
+        with pytest.raises(InvalidState):
+            c.delete()  # running: only with force (a created one needs none)
         loaded = Container.load(bundle.id, bundle.state_root)
         assert loaded.status == "running" and loaded.pid == c.pid
         c.kill(signal.SIGKILL)

@@ -70,7 +70,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
 
     finalize.enter_cwd(process.cwd)
     # Finds args[0] now, so a missing program fails create, as with runc.
-    exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp)
+    # oom_score_adj was written by the parent (parent.set_oom_score_adj).
+    exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)

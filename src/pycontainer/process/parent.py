@@ -89,6 +89,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
             init_pid = pid
             if plan.new_user:
                 namespaces.write_id_maps(pid, linux.uid_mappings, linux.gid_mappings)
+        set_oom_score_adj(init_pid, cfg.spec.process.oom_score_adj)
         parent_end.go(init_pid)
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
@@ -104,6 +105,26 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
         raise
     finally:
         parent_end.close()
+
+
+def set_oom_score_adj(pid: int, value: int | None) -> None:
+    """``process.oomScoreAdj``, written from here before the init goes on (its
+    processes inherit it), as runc writes it before it enters any namespace.
+    The init cannot do it itself in a user namespace: its /proc files belong to
+    the host's root while it is not dumpable, and lowering the value takes the
+    host's CAP_SYS_RESOURCE."""
+    if value is None:
+        return
+    try:
+        fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        from pycontainer.errors import ContainerError
+
+        raise ContainerError(f"process.oomScoreAdj: {e.strerror}") from None
 
 
 def _run_create_runtime_hooks(cfg: InitConfig, init_pid: int) -> None:
