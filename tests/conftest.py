@@ -128,6 +128,14 @@ class Bundle:
     def sh(self, script: str, **kw) -> Result:
         return self.run("/bin/sh", "-c", script, **kw)
 
+    def exec_sh(self, script: str, timeout: float = 60) -> str:
+        """``nsinit exec ID /bin/sh -c SCRIPT`` in this bundle's running
+        container; its stdout (the exec must succeed)."""
+        argv = [*NSINIT, "--root", str(self.state_root), "exec", self.id, "/bin/sh", "-c", script]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
 
 @pytest.fixture
 def bundle(tmp_path, rootfs, state_root, host_clean) -> Bundle:

@@ -34,17 +34,6 @@ PROBE = (
 )
 
 
-def _exec(bundle, script: str) -> str:
-    r = subprocess.run(
-        [*NSINIT, "--root", str(bundle.state_root), "exec", bundle.id, "/bin/sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def _unified_fd(directory: str) -> int:
     return os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
 
@@ -70,7 +59,7 @@ def test_denied_device_cannot_be_opened_and_update_replaces_the_program(bundle):
             deny_zero = DeviceRule(allow=False, type="c", major=1, minor=5, access="rw")
             devicefilter.install(directory, [*DEFAULT_DEVICE_RULES, deny_zero])
             assert len(devicefilter.attached(fd)) == 1
-            out = _exec(bundle, PROBE).splitlines()
+            out = bundle.exec_sh(PROBE).splitlines()
             assert out[0] == "/dev/null ok"
             assert out[1].startswith("/dev/zero ") and "Operation not permitted" in out[1], out
             assert out[2].startswith("/dev/myzero ") and "Operation not permitted" in out[2], out
@@ -78,7 +67,7 @@ def test_denied_device_cannot_be_opened_and_update_replaces_the_program(bundle):
             devicefilter.install(directory, DEFAULT_DEVICE_RULES)
             after = devicefilter.attached(fd)
             assert len(after) == 1 and after != before
-            out = _exec(bundle, "rm -f /dev/myzero; " + PROBE).splitlines()
+            out = bundle.exec_sh("rm -f /dev/myzero; " + PROBE).splitlines()
             assert out == ["/dev/null ok", "/dev/zero ok", "/dev/myzero ok"]
         finally:
             os.close(fd)
@@ -95,9 +84,8 @@ def test_read_only_rule_refuses_writes(bundle):
         c.start()
         rules = [DeviceRule(allow=True, type="c", major=1, minor=3, access="r")]
         devicefilter.install(c.state().cgroup_paths[""], rules)
-        out = _exec(
-            bundle,
-            "head -c1 /dev/null && echo read-ok; (echo x > /dev/null) 2>&1; (head -c1 /dev/zero) 2>&1; true",
+        out = bundle.exec_sh(
+            "head -c1 /dev/null && echo read-ok; (echo x > /dev/null) 2>&1; (head -c1 /dev/zero) 2>&1; true"
         )
         lines = out.splitlines()
         assert lines[0] == "read-ok"
@@ -125,7 +113,7 @@ def test_v2_create_and_update_attach_the_containers_program(bundle):
         try:
             first = devicefilter.attached(fd)
             assert len(first) == 1
-            assert _exec(bundle, probe).split() == ["/dev/kmsg", "ok", "/dev/null", "ok"]
+            assert bundle.exec_sh(probe).split() == ["/dev/kmsg", "ok", "/dev/null", "ok"]
             r = subprocess.run(
                 [*NSINIT, "--root", str(bundle.state_root), "update", "--resources", "-", bundle.id],
                 input=json.dumps({"devices": [{"allow": False, "access": "rwm"}]}),
@@ -136,6 +124,6 @@ def test_v2_create_and_update_attach_the_containers_program(bundle):
             assert r.returncode == 0, r.stderr
             second = devicefilter.attached(fd)
             assert len(second) == 1 and second != first
-            assert _exec(bundle, probe).split() == ["/dev/kmsg", "no", "/dev/null", "ok"]
+            assert bundle.exec_sh(probe).split() == ["/dev/kmsg", "no", "/dev/null", "ok"]
         finally:
             os.close(fd)

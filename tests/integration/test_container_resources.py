@@ -58,10 +58,8 @@ def test_cgroup_namespace_and_mount_show_only_the_containers_subtree(bundle):
     sub-cgroup made inside is the host's <container cgroup>/sub, and it goes
     with the container.  (Read-only by default: test_container_rootfs.py.)"""
     import os
-    import subprocess
 
     from pycontainer import Container
-    from tests.conftest import NSINIT
 
     for mount in bundle.config["mounts"]:
         if mount["type"] == "cgroup":
@@ -75,14 +73,7 @@ def test_cgroup_namespace_and_mount_show_only_the_containers_subtree(bundle):
         script = (
             f"cat /proc/self/cgroup; echo procs $(cat {pids}/cgroup.procs); mkdir {pids}/sub && echo made"
         )
-        r = subprocess.run(
-            [*NSINIT, "--root", str(bundle.state_root), "exec", bundle.id, "/bin/sh", "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert r.returncode == 0, r.stderr
-        lines = r.stdout.splitlines()
+        lines = bundle.exec_sh(script).splitlines()
         assert {line.split(":", 2)[2] for line in lines if line.count(":") >= 2} == {"/"}
         procs = next(line for line in lines if line.startswith("procs")).split()[1:]
         assert "1" in procs and len(procs) <= 3, procs  # sleep, the exec'd shell, cat: nothing of the host's

@@ -31,17 +31,6 @@ def _events(bundle, *args: str, timeout: float = 30) -> list[dict]:
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
-def _exec(bundle, script: str) -> str:
-    r = subprocess.run(
-        [*NSINIT, "--root", str(bundle.state_root), "exec", bundle.id, "/bin/sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def _oom_kill_count(paths: dict[str, str]) -> int:
     name = paths["memory"] + "/memory.oom_control" if "memory" in paths else paths[""] + "/memory.events"
     with open(name) as f:
@@ -133,7 +122,7 @@ def test_blkio_stats_count_the_containers_reads(bundle, loop_device):
     bundle.write()
     with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:
         c.start()
-        _exec(bundle, "dd if=/dev/disk0 of=/dev/null bs=64k count=4 iflag=direct")
+        bundle.exec_sh("dd if=/dev/disk0 of=/dev/null bs=64k count=4 iflag=direct")
         blkio = c.stats()["blkio"]
         reads = [
             e["value"]
@@ -213,7 +202,7 @@ def test_hugetlb_and_network_stats(bundle):
             "ip link set va up && ip link set vb up"
         )
         subprocess.run([*netns, "sh", "-c", setup], check=True)
-        _exec(bundle, "ping -c 2 -W 1 -I va 10.213.7.2 >/dev/null 2>&1; true")  # ARP out of va, into vb
+        bundle.exec_sh("ping -c 2 -W 1 -I va 10.213.7.2 >/dev/null 2>&1; true")  # ARP out of va, into vb
         interfaces = {i["Name"]: i for i in c.stats()["network_interfaces"]}
         assert sorted(interfaces) == ["va", "vb"]
         assert interfaces["va"]["TxPackets"] > 0 and interfaces["vb"]["RxPackets"] > 0
