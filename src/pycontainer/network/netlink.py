@@ -29,7 +29,11 @@ def _messages():
     if _m is not None:
         return _m
     stub = None
-    if "pyroute2" not in sys.modules:
+    threading = sys.modules.get("threading")
+    others = threading is not None and threading.active_count() > 1
+    # With other threads running, one could import pyroute2 while the stand-in
+    # is there and keep it: then the whole package, the slow way.
+    if "pyroute2" not in sys.modules and not others:
         import importlib.util
         import types
 
