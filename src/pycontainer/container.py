@@ -407,6 +407,7 @@ class Container:
             console_fd=console_fd,
             seccomp_agent=agent,
         )
+        cfg.personality = config.linux.personality if config.linux else None
         with undo:
             proc = ExecProcess(spawn_exec(cfg, self._cgroups().add))
             undo.pop_all()
@@ -836,8 +837,6 @@ def not_applied(spec) -> list[str]:
     linux, process = spec.linux, spec.process
     fields = []
     if linux is not None:
-        if linux.personality is not None:
-            fields.append("linux.personality")
         if linux.intel_rdt is not None:
             fields.append("linux.intelRdt")
     if process is not None:

@@ -132,6 +132,14 @@ def sethostname(name: str) -> None:
     _check("sethostname", lib.pyc_sethostname(raw, len(raw)))
 
 
+# linux.personality domains (<sys/personality.h>): PER_LINUX, PER_LINUX32.
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def personality(persona: int) -> None:
+    _check("personality", lib.pyc_personality(persona))
+
+
 def setdomainname(name: str) -> None:
     raw = name.encode()
     _check("setdomainname", lib.pyc_setdomainname(raw, len(raw)))

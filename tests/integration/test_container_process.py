@@ -26,6 +26,34 @@ def test_the_process_is_pid_1(bundle):
     assert r.stdout.strip() == "1"
 
 
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the LINUX32 domain's machine name is x86's")
+@pytest.mark.parametrize("domain, machine", [("LINUX32", "i686"), ("LINUX", "x86_64")])
+def test_personality_domain(bundle, domain, machine):
+    """linux.personality: the execution domain the process runs in (and keeps
+    across execve): LINUX32 reports a 32-bit machine, as ``setarch i686`` does."""
+    bundle.config["linux"]["personality"] = {"domain": domain}
+    r = bundle.sh("uname -m; cat /proc/self/personality")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [machine, "00000008" if domain == "LINUX32" else "00000000"]
+    assert r.stderr == ""
+
+
+def test_personality_applies_to_exec_too(bundle):
+    bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.write()
+    argv = [*NSINIT, "--root", str(bundle.state_root)]
+    err = bundle.path / "create.err"  # not a pipe: the container keeps nsinit's stdio open
+    with open(err, "w") as f:
+        create = [*argv, "create", "-b", str(bundle.path), bundle.id]
+        r = subprocess.run(create, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f, timeout=30)
+    assert r.returncode == 0, err.read_text()
+    try:
+        assert bundle.exec_sh("uname -m").split() == ["i686"]
+    finally:
+        subprocess.run([*argv, "delete", "--force", bundle.id], capture_output=True)
+
+
 def test_exit_code_comes_back(bundle):
     assert bundle.sh("exit 7").returncode == 7
 

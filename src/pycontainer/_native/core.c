@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -140,6 +141,8 @@ int pyc_join_session_keyring(const char *name)
 }
 
 int pyc_sethostname(const char *name, size_t len) { return sethostname(name, len); }
+/* personality(2) returns the previous persona, or -1 with errno. */
+int pyc_personality(unsigned long persona) { return personality(persona); }
 
 int pyc_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
 

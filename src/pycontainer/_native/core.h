@@ -45,6 +45,7 @@ int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
                 unsigned long long mode, unsigned long long resolve);
 int pyc_join_session_keyring(const char *name);
 int pyc_sethostname(const char *name, size_t len);
+int pyc_personality(unsigned long persona);
 int pyc_setdomainname(const char *name, size_t len);
 int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
               unsigned long arg4, unsigned long arg5);

@@ -35,7 +35,7 @@ NS_FILES = {
 class ExecConfig:
     """What the new process needs, decided by the parent before the clone."""
 
-    __slots__ = ("process", "join", "preserve_fds", "seccomp", "console_fd", "seccomp_agent")
+    __slots__ = ("process", "join", "preserve_fds", "seccomp", "console_fd", "seccomp_agent", "personality")
 
     def __init__(
         self,
@@ -53,6 +53,7 @@ class ExecConfig:
         self.console_fd = console_fd  # where the process sends its pty's master (process.terminal)
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
         self.preserve_fds = preserve_fds
+        self.personality = None  # the container's linux.personality: exec'd processes run in it too
 
 
 def namespaces_of(pid: int) -> list[tuple[str, str]]:
@@ -146,6 +147,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         process = cfg.process
         if process.terminal:
             console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
+        if cfg.personality is not None:
+            syscalls.personality(syscalls.PERSONALITY_DOMAINS[cfg.personality.domain])
         finalize.enter_cwd(process.cwd)
         request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now

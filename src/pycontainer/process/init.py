@@ -64,6 +64,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     if process.terminal:
         console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
     set_hostname(spec)
+    set_personality(spec)
     channel.wait_until_in_cgroups()
     if cfg.plan.cgroupns_after_cgroup:
         syscalls.unshare(syscalls.CLONE_NEWCGROUP)  # rooted at our own cgroup now
@@ -190,6 +191,14 @@ def wait_for_start(fd: int) -> None:
 def set_hostname(spec) -> None:
     if spec.hostname is not None:
         syscalls.sethostname(spec.hostname)
+
+
+def set_personality(spec) -> None:
+    """``linux.personality``: the execution domain, which execve keeps
+    (LINUX32 makes ``uname -m`` say i686 on x86_64, as ``setarch`` does)."""
+    personality = spec.linux.personality if spec.linux else None
+    if personality is not None:
+        syscalls.personality(syscalls.PERSONALITY_DOMAINS[personality.domain])
     if spec.domainname is not None:
         syscalls.setdomainname(spec.domainname)
 
