@@ -834,20 +834,8 @@ def _check_lsm_labels(process, linux=None) -> None:
 
 def not_applied(spec) -> list[str]:
     """The config's fields that this version reads but does not act on yet."""
-    linux, process = spec.linux, spec.process
-    fields = []
-    if linux is not None:
-        if linux.intel_rdt is not None:
-            fields.append("linux.intelRdt")
-    if process is not None:
-        for name, key in (
-            ("scheduler", "scheduler"),
-            ("io_priority", "ioPriority"),
-            ("exec_cpu_affinity", "execCPUAffinity"),
-        ):
-            if getattr(process, name):
-                fields.append(f"process.{key}")
-    return fields
+    linux = spec.linux
+    return ["linux.intelRdt"] if linux is not None and linux.intel_rdt is not None else []
 
 
 def _cgroup_mount_dirs(manager) -> dict[str, str]:

@@ -140,6 +140,22 @@ def personality(persona: int) -> None:
     _check("personality", lib.pyc_personality(persona))
 
 
+def sched_setattr(
+    policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int, period: int
+) -> None:
+    """This thread's scheduling (pid 0), all of sched_attr's fields."""
+    rc = lib.pyc_sched_setattr(0, policy, flags, nice, priority, runtime, deadline, period)
+    _check("sched_setattr", rc)
+
+
+IOPRIO_WHO_PROCESS = 1
+
+
+def ioprio_set(ioprio_class: int, priority: int) -> None:
+    """This process's I/O priority (class and level, as ioprio_set(2) packs them)."""
+    _check("ioprio_set", lib.pyc_ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio_class << 13 | priority))
+
+
 def setdomainname(name: str) -> None:
     raw = name.encode()
     _check("setdomainname", lib.pyc_setdomainname(raw, len(raw)))

@@ -3,6 +3,7 @@ user, umask, rlimits, capabilities, no_new_privs, oom_score_adj, fds."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -52,6 +53,74 @@ def test_personality_applies_to_exec_too(bundle):
         assert bundle.exec_sh("uname -m").split() == ["i686"]
     finally:
         subprocess.run([*argv, "delete", "--force", bundle.id], capture_output=True)
+
+
+def _stat_fields(text: str) -> list[str]:
+    """/proc/PID/stat's fields after the command name (field 3 is index 0)."""
+    return text.rsplit(")", 1)[1].split()
+
+
+@pytest.mark.parametrize(
+    "scheduler, policy, nice",
+    [({"policy": "SCHED_BATCH", "nice": 7}, 3, 7), ({"policy": "SCHED_IDLE"}, 5, 0)],
+)
+def test_scheduler_is_the_processs(bundle, scheduler, policy, nice):
+    """process.scheduler: sched_setattr before execve; /proc/self/stat's
+    policy (field 41) and nice (field 19) inside."""
+    bundle.config["process"]["scheduler"] = scheduler
+    r = bundle.sh("cat /proc/self/stat")
+    assert r.returncode == 0, r.stderr
+    fields = _stat_fields(r.stdout)
+    assert (int(fields[40 - 2]), int(fields[18 - 2])) == (policy, nice)
+
+
+@pytest.mark.parametrize(
+    "io_priority, shown",
+    [
+        ({"class": "IOPRIO_CLASS_IDLE", "priority": 0}, "idle"),
+        ({"class": "IOPRIO_CLASS_BE", "priority": 6}, "best-effort: prio 6"),
+    ],
+)
+def test_io_priority_is_the_processs(bundle, io_priority, shown):
+    bundle.config["process"]["ioPriority"] = io_priority
+    r = bundle.sh("ionice -p $$")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == shown
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cpus")
+def test_exec_cpu_affinity_and_scheduler_for_exec(bundle):
+    """process.execCPUAffinity.final (exec only: not the init's) and the
+    exec'd process's own scheduler."""
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.write()
+    argv = [*NSINIT, "--root", str(bundle.state_root)]
+    err = bundle.path / "create.err"  # not a pipe: the container keeps nsinit's stdio open
+    with open(err, "w") as f:
+        create = [*argv, "create", "-b", str(bundle.path), bundle.id]
+        r = subprocess.run(create, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f, timeout=30)
+    assert r.returncode == 0, err.read_text()
+    process = {
+        **bundle.config["process"],
+        "args": ["/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status; cat /proc/self/stat"],
+        "execCPUAffinity": {"initial": "0", "final": "1"},
+        "scheduler": {"policy": "SCHED_BATCH", "nice": 3},
+    }
+    (bundle.path / "process.json").write_text(json.dumps(process))
+    try:
+        r = subprocess.run(
+            [*argv, "exec", "--process", str(bundle.path / "process.json"), bundle.id],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert r.returncode == 0, r.stderr
+        first, stat = r.stdout.splitlines()
+        assert first.split() == ["Cpus_allowed_list:", "1"]
+        fields = _stat_fields(stat)
+        assert (int(fields[40 - 2]), int(fields[18 - 2])) == (3, 3)
+    finally:
+        subprocess.run([*argv, "delete", "--force", bundle.id], capture_output=True, timeout=30)
 
 
 def test_exit_code_comes_back(bundle):

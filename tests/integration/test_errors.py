@@ -109,10 +109,10 @@ def test_config_that_is_a_directory(tmp_path, state_root):
 
 
 def test_fields_not_applied_yet_are_named_in_a_warning(bundle):
-    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    bundle.config["linux"]["intelRdt"] = {"closID": "pycontainer-test"}
     r = bundle.run("/bin/true")
     assert r.returncode == 0, r.stderr
-    assert "process.ioPriority is not applied" in r.stderr
+    assert "linux.intelRdt is not applied" in r.stderr
 
 
 @pytest.mark.cgroup2

@@ -144,6 +144,25 @@ int pyc_sethostname(const char *name, size_t len) { return sethostname(name, len
 /* personality(2) returns the previous persona, or -1 with errno. */
 int pyc_personality(unsigned long persona) { return personality(persona); }
 
+/* process.scheduler: sched_setattr(2), which glibc does not wrap (struct sched_attr, version 1). */
+struct pyc_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+int pyc_sched_setattr(int pid, unsigned int policy, unsigned long long flags, int nice, unsigned int priority,
+                      unsigned long long runtime, unsigned long long deadline, unsigned long long period)
+{
+    struct pyc_sched_attr attr = {sizeof(attr), policy, flags, nice, priority, runtime, deadline, period};
+    return (int)syscall(SYS_sched_setattr, pid, &attr, 0);
+}
+
+/* process.ioPriority: ioprio_set(2), not wrapped by glibc either. */
+int pyc_ioprio_set(int which, int who, int ioprio) { return (int)syscall(SYS_ioprio_set, which, who, ioprio); }
+
 int pyc_setdomainname(const char *name, size_t len) { return setdomainname(name, len); }
 
 int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,

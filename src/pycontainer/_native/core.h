@@ -46,6 +46,9 @@ int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
 int pyc_join_session_keyring(const char *name);
 int pyc_sethostname(const char *name, size_t len);
 int pyc_personality(unsigned long persona);
+int pyc_sched_setattr(int pid, unsigned int policy, unsigned long long flags, int nice, unsigned int priority,
+                      unsigned long long runtime, unsigned long long deadline, unsigned long long period);
+int pyc_ioprio_set(int which, int who, int ioprio);
 int pyc_setdomainname(const char *name, size_t len);
 int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
               unsigned long arg4, unsigned long arg5);

@@ -121,6 +121,10 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         # library is not there.
         from pycontainer.process import finalize
 
+        affinity = cfg.process.exec_cpu_affinity
+        if affinity is not None and affinity.initial:
+            os.sched_setaffinity(0, finalize.cpu_list(affinity.initial))  # before the cgroup move
+
         # Not dumpable until execve: the container's processes must not reach
         # this process's /proc/PID/exe, root or fds, the host's interpreter
         # among them (CVE-2019-5736); execve makes the program dumpable again.
@@ -149,6 +153,11 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
             console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
         if cfg.personality is not None:
             syscalls.personality(syscalls.PERSONALITY_DOMAINS[cfg.personality.domain])
+        if affinity is not None and (affinity.final or affinity.initial):
+            # In the container's cgroups now.  Without a final list, every cpu:
+            # the kernel keeps those of the cgroup's cpuset.
+            final = finalize.cpu_list(affinity.final) if affinity.final else range(os.cpu_count() or 1)
+            os.sched_setaffinity(0, final)
         finalize.enter_cwd(process.cwd)
         request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now

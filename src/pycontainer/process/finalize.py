@@ -1,6 +1,6 @@
 """What every container process gets before execve, the init's and those
 ``exec`` adds alike: the program found in the container's PATH, rlimits,
-oom_score_adj, umask, and the final step's request (ids, groups,
+oom_score_adj, scheduler, I/O priority, umask, and the final step's request (ids, groups,
 capabilities, no_new_privs).  Runs in the container's namespaces; imported
 before any of them is entered (the host's Python library is gone after).
 """
@@ -27,6 +27,10 @@ def prepare(process, preserve_fds: int = 0, seccomp=None, oom_score_adj: bool = 
     if seccomp is not None:
         request.seccomp_filter, request.seccomp_flags = seccomp.bpf, seccomp.flags
     apply_rlimits(process)
+    if process.scheduler is not None:
+        apply_scheduler(process.scheduler)
+    if process.io_priority is not None:
+        apply_io_priority(process.io_priority)
     if oom_score_adj:  # exec writes it before it joins the container (see exec.py)
         apply_oom_score_adj(process)
     if process.user.umask is not None:
@@ -123,6 +127,63 @@ def _is_executable(path: str) -> bool:
     except OSError:
         return False
     return not os.path.isdir(path) and bool(st.st_mode & 0o111)
+
+
+SCHED_POLICIES = {
+    "SCHED_OTHER": 0,
+    "SCHED_FIFO": 1,
+    "SCHED_RR": 2,
+    "SCHED_BATCH": 3,
+    "SCHED_ISO": 4,
+    "SCHED_IDLE": 5,
+    "SCHED_DEADLINE": 6,
+}
+SCHED_FLAGS = {
+    "SCHED_FLAG_RESET_ON_FORK": 0x01,
+    "SCHED_FLAG_RECLAIM": 0x02,
+    "SCHED_FLAG_DL_OVERRUN": 0x04,
+    "SCHED_FLAG_KEEP_POLICY": 0x08,
+    "SCHED_FLAG_KEEP_PARAMS": 0x10,
+    "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+    "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40,
+}
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+
+
+def apply_scheduler(sched) -> None:
+    """``process.scheduler``: sched_setattr(2) with every field (execve keeps it)."""
+    flags = 0
+    for name in sched.flags:
+        flags |= SCHED_FLAGS[name]
+    try:
+        syscalls.sched_setattr(
+            SCHED_POLICIES[sched.policy],
+            flags,
+            sched.nice,
+            sched.priority,
+            sched.runtime,
+            sched.deadline,
+            sched.period,
+        )
+    except OSError as e:
+        raise ContainerError(f"{UNABLE}process.scheduler ({sched.policy}): {e.strerror}") from None
+
+
+def apply_io_priority(prio) -> None:
+    """``process.ioPriority``: ioprio_set(2) for this process (execve keeps it)."""
+    try:
+        syscalls.ioprio_set(IOPRIO_CLASSES[prio.class_], prio.priority)
+    except OSError as e:
+        raise ContainerError(f"{UNABLE}process.ioPriority ({prio.class_}): {e.strerror}") from None
+
+
+def cpu_list(text: str) -> set[int]:
+    """A cpu list as the kernel writes them ("0-3,7") as a set of cpu numbers."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
 
 
 def apply_rlimits(process) -> None:
