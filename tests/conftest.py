@@ -90,6 +90,14 @@ def example_config(name: str = "busybox") -> dict:
         return json.load(f)
 
 
+def status_field(text: str, name: str) -> str:
+    """A field of /proc/PID/status text (``CapEff``, ``Seccomp`` ...), as read inside a container."""
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{name} not in {text!r}")
+
+
 @dataclass
 class Result:
     returncode: int

@@ -9,16 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.conftest import NSINIT
+from tests.conftest import NSINIT, status_field
 
 pytestmark = pytest.mark.root
-
-
-def status_field(text: str, name: str) -> str:
-    for line in text.splitlines():
-        if line.startswith(name + ":"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"{name} not in {text!r}")
 
 
 def test_the_process_is_pid_1(bundle):

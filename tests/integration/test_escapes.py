@@ -19,16 +19,9 @@ from pycontainer import Container, cgroups
 from pycontainer.cli.default_spec import default_spec
 from pycontainer.errors import ContainerError
 from pycontainer.security.capabilities import CAPABILITIES
-from tests.conftest import ENGINE_FIXTURES, NSINIT
+from tests.conftest import ENGINE_FIXTURES, NSINIT, status_field
 
 pytestmark = pytest.mark.root
-
-
-def status_field(text: str, name: str) -> str:
-    for line in text.splitlines():
-        if line.startswith(name + ":"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"{name} not in {text!r}")
 
 
 def run_in_process(bundle, capfd) -> tuple[int, str]:
