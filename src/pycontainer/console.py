@@ -104,10 +104,16 @@ def _allocate(root_fd: int) -> Pty:
         # renamed or created, so the name still leads to the checked inode;
         # the real open is compared with it all the same.
         checked = _open_checked(
-            pts, "ptmx", lambda st: _is_ptmx(st, devpts), "/dev/pts/ptmx is not a devpts ptmx"
+            pts,
+            "ptmx",
+            lambda st: _is_ptmx(st, devpts),
+            "/dev/pts/ptmx is not the ptmx of a devpts on /dev/pts",
         )
         try:
-            master = os.open("ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pts)
+            try:
+                master = os.open("ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pts)
+            except OSError as e:
+                raise ContainerError(f"process.terminal: opening /dev/pts/ptmx: {e.strerror}") from None
             if not os.path.samestat(os.fstat(master), os.fstat(checked)):
                 os.close(master)
                 raise ContainerError("process.terminal: /dev/pts/ptmx changed while it was opened")
@@ -170,7 +176,10 @@ def _bind_console(root_fd: int, slave: int) -> None:
 def _open_checked(dir_fd: int, name: str, check, problem: str) -> int:
     """An O_PATH fd of ``name`` in ``dir_fd`` (never following a symlink) that
     passes ``check(stat)``; else a ContainerError saying what is there."""
-    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as e:
+        raise ContainerError(f"process.terminal: {problem}: {e.strerror}") from None
     st = os.fstat(fd)
     if check(st):
         return fd

@@ -1,9 +1,10 @@
 """CVE-2025-52565: the terminal bound on /dev/console.
 
 With ``process.terminal`` the runtime binds the pty's slave on the container's /dev/console.
-runc made that bind by path (/dev/pts/N onto /dev/console, created with O_TRUNC), so an image
-or a racing container whose /dev/console or /dev/pts entries were symlinks could make the
-runtime truncate or bind a host file such as /proc/sys/kernel/core_pattern.  Here the pty comes
+runc made that bind by path (/dev/pts/N onto /dev/console), before the masked and read-only
+paths, so an image or a racing container whose /dev/pts/N or /dev/console was a symlink could
+make the runtime bind a host file such as /proc/sys/kernel/core_pattern, writable, where the
+container reaches it.  Here the pty comes
 from the devpts mounted at /dev/pts (checked by fstat), the slave from its master (TIOCGPTPEER),
 and the target is a file the runtime created with O_EXCL|O_NOFOLLOW or the image's own file
 checked by fstat; the bind goes from fd to fd.  Each hostile bundle below drops the tmpfs on
@@ -127,8 +128,8 @@ def test_dev_console_without_a_dev_tmpfs(bundle, image, existing):
 def test_a_hostile_dev_console_is_refused(bundle, image, core_pattern, target, found):
     """The image's /dev/console is a symlink to the host-sensitive core_pattern (which the
     container's /proc shows: it is not namespaced), a symlink to a directory, or a directory.
-    A runtime that creates the target by path with O_TRUNC (runc before 1.2.8) empties the host's
-    core_pattern; one that binds by path covers core_pattern or a directory of the container.
+    A runtime that creates and binds by path follows the link: it binds the pty over the
+    container's core_pattern or /etc (or fails on a directory only by luck of mount(2)).
     Here create fails naming /dev/console and what it is, and the host is untouched."""
     console = image / "dev" / "console"
     if target is None:
@@ -165,7 +166,7 @@ def test_a_hostile_dev_pts_ptmx_is_refused(bundle, image, core_pattern, kind):
     with_terminal(bundle, image)
     code, out = run_on_a_pty(bundle)
     assert code != 0, out
-    assert "/dev/pts/ptmx is not a devpts ptmx" in out, out
+    assert "/dev/pts/ptmx is not the ptmx of a devpts on /dev/pts" in out, out
     assert DONE not in out
 
 
@@ -197,3 +198,24 @@ def test_exec_with_a_terminal_leaves_dev_console_alone(bundle, image):
         finally:
             os.close(master)
     assert out[0].startswith("/dev/pts/") and out[1:] == ["/etc", "0"], out
+
+
+def test_the_bind_source_is_never_a_pts_path(bundle, image, core_pattern):
+    """The shape of the CVE: devpts is mounted by the config elsewhere (/dev/ptsx), the image's
+    /dev/ptmx leads to it and its /dev/pts/0 is a symlink to core_pattern.  A runtime that
+    binds "/dev/pts/" + ptsname onto /dev/console binds the host's core_pattern there, writable
+    (masked and read-only paths come later): ``echo x > /dev/console`` sets the host's
+    core_pattern.  Here the pty must come from the devpts at /dev/pts, and the bind source is
+    the slave's fd: create fails, the host's core_pattern is untouched."""
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/dev/pts":
+            m["destination"] = "/dev/ptsx"
+    (image / "dev" / "pts").mkdir(parents=True, exist_ok=True)
+    os.symlink(CORE_PATTERN, image / "dev" / "pts" / "0")
+    os.symlink("ptsx/ptmx", image / "dev" / "ptmx")
+    with_terminal(bundle, image, "echo '|/bin/evil' > /dev/console; echo " + DONE)
+    bundle.config["linux"]["readonlyPaths"] = []
+    bundle.write()
+    code, out = run_on_a_pty(bundle)
+    assert code != 0, out
+    assert "/dev/pts/ptmx is not the ptmx of a devpts on /dev/pts" in out and DONE not in out, out
