@@ -91,10 +91,14 @@ def report(out: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
-def test_dev_console_is_the_containers_pty(bundle, image):
+@pytest.mark.parametrize("example", ["busybox", "userns"])
+def test_dev_console_is_the_containers_pty(make_bundle, rootfs, example):
     """runtime-spec: /dev/console is set up if terminal is enabled, by binding the pty.  The
-    container's /dev/console is the same device as its tty, one mount, and writable."""
-    with_terminal(bundle, image, keep_dev_tmpfs=True)
+    container's /dev/console is the same device as its tty, one mount, and writable; in a
+    user namespace too (the bind is made by the init, root of the container's namespaces)."""
+    bundle = make_bundle(example)
+    # The shared rootfs: a user namespace's root must reach it (pytest's temp dirs are 0700).
+    with_terminal(bundle, rootfs, keep_dev_tmpfs=True)
     code, out = run_on_a_pty(bundle)
     assert code == 0, out
     got = report(out)
