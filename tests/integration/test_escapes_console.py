@@ -72,18 +72,24 @@ def with_terminal(bundle, image, script: str = REPORT, keep_dev_tmpfs: bool = Fa
     bundle.write()
 
 
-def run_on_a_pty(bundle) -> tuple[int, str]:
-    """``nsinit exec CONFIG`` in the foreground on a pty of ours: (exit code, all it wrote)."""
+def on_a_pty(argv: list[str], until: bytes = b"\0") -> tuple[int, str]:
+    """Run ``argv`` on a pty of ours, its own session: (exit code, all it wrote)."""
     master, slave = pty.openpty()
     try:
-        argv = [*NSINIT, "--root", str(bundle.state_root), "exec", str(bundle.config_path)]
         p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
-        out = read_until(master, DONE.encode(), timeout=20)
+        out = read_until(master, until, timeout=20)
         out += read_until(master, b"\0", timeout=1)  # the rest, up to EOF
         return p.wait(timeout=30), out.decode(errors="replace")
     finally:
         os.close(master)
+
+
+def run_on_a_pty(bundle) -> tuple[int, str]:
+    """``nsinit exec CONFIG`` in the foreground on a pty."""
+    return on_a_pty(
+        [*NSINIT, "--root", str(bundle.state_root), "exec", str(bundle.config_path)], DONE.encode()
+    )
 
 
 def report(out: str) -> dict[str, str]:
@@ -186,22 +192,13 @@ def test_exec_with_a_terminal_leaves_dev_console_alone(bundle, image):
 
     with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:
         c.start()
-        master, slave = pty.openpty()
-        try:
-            argv = [*NSINIT, "--root", str(bundle.state_root), "exec", "-t", bundle.id, "/bin/sh", "-c"]
-            p = subprocess.Popen(
-                [*argv, "tty; readlink /dev/console; grep -c ' /dev/console ' /proc/self/mountinfo"],
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                start_new_session=True,
-            )
-            os.close(slave)
-            out = read_until(master, b"\0", timeout=10).decode().replace("\r", "").split()
-            assert p.wait(timeout=30) == 1  # grep -c found nothing
-        finally:
-            os.close(master)
-    assert out[0].startswith("/dev/pts/") and out[1:] == ["/etc", "0"], out
+        argv = [*NSINIT, "--root", str(bundle.state_root), "exec", "-t", bundle.id, "/bin/sh", "-c"]
+        code, out = on_a_pty(
+            [*argv, "tty; readlink /dev/console; grep -c ' /dev/console ' /proc/self/mountinfo"]
+        )
+    assert code == 1  # grep -c found nothing
+    words = out.replace("\r", "").split()
+    assert words[0].startswith("/dev/pts/") and words[1:] == ["/etc", "0"], out
 
 
 def test_the_bind_source_is_never_a_pts_path(bundle, image, core_pattern):
