@@ -182,16 +182,35 @@ def test_exec_process_cannot_be_reached_through_proc_exe(make_bundle, rootfs):
     assert r.stdout == "", r.stdout
 
 
-def test_the_host_runtime_is_not_in_the_containers_filesystem(bundle):
-    """The other half of CVE-2019-5736: nothing of nsinit or its interpreter is mounted into
-    the container, so no path inside leads to them, for writing or at all."""
-    targets = [os.path.realpath(sys.executable), os.path.realpath(NSINIT[1])]
-    checks = "; ".join(
-        f"test -e {t} && echo visible {t}; ( : >> {t} ) 2>/dev/null && echo writable {t}" for t in targets
+def test_the_host_runtime_is_not_writable_from_the_containers_filesystem(bundle, tmp_path):
+    """The other half of CVE-2019-5736: no file of the host's runtime (the interpreter, nsinit,
+    the C core) is reachable for writing anywhere in the container's filesystem.  Looked for by
+    inode, not by path: every regular file the container sees (but /proc and /sys) is compared
+    with the host's runtime files, and each one found must refuse ``>>``.  The control: a file of
+    the host bound read-write into the container is found and is writable."""
+    from pycontainer._native import _core
+
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "file").write_text("")
+    bundle.config["mounts"].append(
+        {"destination": "/control", "type": "bind", "source": str(control), "options": ["rbind"]}
     )
-    r = bundle.sh(f"{checks}; echo done")
+    runtime = [os.path.realpath(p) for p in (sys.executable, NSINIT[1], _core.__file__)]
+    wanted = {f"{st.st_dev}:{st.st_ino}": p for p in [*runtime, str(control / "file")] for st in [os.stat(p)]}
+    r = bundle.sh(
+        "find / -path /proc -prune -o -path /sys -prune -o -type f -print0 | xargs -0 stat -c '%d:%i %n'"
+    )
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "done\n"
+    found = {}
+    for line in r.stdout.splitlines():
+        key, path = line.split(" ", 1)
+        if key in wanted:
+            found[wanted[key]] = path
+    assert found[str(control / "file")] == "/control/file"  # the search sees bound host files
+    checks = "; ".join(f"( : >> {p} ) 2>/dev/null && echo {p}" for p in found.values())
+    writable = bundle.sh(checks + "; true").stdout.split()
+    assert writable == ["/control/file"], found  # of the host's files, only the control
 
 
 # --- CVE-2021-30465, CVE-2023-27561: mount targets through symlinks -------------------------------
@@ -206,15 +225,14 @@ def own_rootfs(rootfs, tmp_path):
 
 
 def test_symlinked_mount_targets_never_leave_the_root(bundle, own_rootfs, tmp_path):
-    """CVE-2021-30465 / CVE-2023-27561: the image makes mount destinations symlinks, absolute
-    (to a host path), climbing out with ``..``, and /proc itself pointing out of the root.  A
-    runtime that joins and follows would create directories and mount on the host's paths; here
-    each mount lands inside the root, and the host's directory stays empty."""
-    hosts = {name: tmp_path / f"host-{name}" for name in ("proc", "abs", "up")}
+    """CVE-2021-30465 (the static half): the image makes mount destinations symlinks, absolute
+    (to a host path) and climbing out with ``..``.  A runtime that joins and follows would
+    create directories and mount on the host's paths; here each mount lands inside the root,
+    and the host's directory stays empty.  (A symlinked /proc or /sys is refused outright, as
+    runc's checkProcMount does: CVE-2019-16884, tested in test_escapes_rootfs.py.)"""
+    hosts = {name: tmp_path / f"host-{name}" for name in ("abs", "up")}
     for d in hosts.values():
         d.mkdir()
-    shutil.rmtree(own_rootfs / "proc")
-    os.symlink("../../../../../../../.." + str(hosts["proc"]), own_rootfs / "proc")
     os.symlink(str(hosts["abs"]), own_rootfs / "abs")
     os.symlink("../../../../../../../.." + str(hosts["up"]), own_rootfs / "up")
     bundle.config["root"]["path"] = str(own_rootfs)
@@ -224,13 +242,10 @@ def test_symlinked_mount_targets_never_leave_the_root(bundle, own_rootfs, tmp_pa
         {"destination": "/abs/new/dir", "type": "tmpfs", "source": "tmpfs"},
         {"destination": "/up/other", "type": "tmpfs", "source": "tmpfs"},
     ]
-    bundle.config["linux"]["maskedPaths"] = []
-    bundle.config["linux"]["readonlyPaths"] = []
     r = bundle.sh("cat /proc/self/mountinfo")
     assert r.returncode == 0, r.stderr
     points = {line.split()[4]: line.split(" - ")[1].split()[0] for line in r.stdout.splitlines()}
     # Each link resolves inside the root: to the host's path, taken as a path in the root.
-    assert points[str(hosts["proc"])] == "proc"
     assert points[f"{hosts['abs']}/new/dir"] == "tmpfs"
     assert points[f"{hosts['up']}/other"] == "tmpfs"
     for d in hosts.values():
@@ -238,16 +253,62 @@ def test_symlinked_mount_targets_never_leave_the_root(bundle, own_rootfs, tmp_pa
     assert (own_rootfs / str(hosts["abs"]).lstrip("/") / "new" / "dir").is_dir()  # made inside instead
 
 
+# renameat2(RENAME_EXCHANGE) in a loop, in its own process (no GIL shared with the test).
+SWAPPER = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = os.open(sys.argv[1], os.O_DIRECTORY)
+print("swapping", flush=True)
+while True:
+    libc.renameat2(d, b"target", d, b"swap", 2)
+"""
+
+
+def test_a_mount_target_swapped_for_a_symlink_during_create_stays_inside(bundle, own_rootfs, tmp_path):
+    """CVE-2021-30465 (the race): another process that shares the rootfs (a second container on
+    a shared volume, a local user owning the image's directory) swaps a mount destination for a
+    symlink to a host directory and back, as fast as it can, while containers are created.  A
+    runtime that checks the path and then mounts by path mounts, some of the time, on the host's
+    directory, where the container never sees its mount.  Here the destination is opened once,
+    inside the root, and mounted on by fd: in every container the tmpfs is there, and nothing is
+    made or mounted on the host's directory."""
+    host_dir = tmp_path / "host-race"
+    host_dir.mkdir()
+    race = own_rootfs / "race"
+    race.mkdir()
+    (race / "target").mkdir()
+    os.symlink(str(host_dir), race / "swap")
+    bundle.config["root"]["path"] = str(own_rootfs)
+    bundle.config["mounts"].append(
+        {"destination": "/race/target", "type": "tmpfs", "source": "tmpfs", "options": ["size=1236k"]}
+    )
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(race)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert swapper.stdout.readline() == "swapping\n"
+        seen = []
+        for _ in range(25):
+            r = bundle.sh("grep -c size=1236k /proc/self/mountinfo")
+            seen.append(r.stdout.strip() or r.stderr.strip())
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert seen == ["1"] * len(seen), seen
+    assert os.listdir(host_dir) == []
+
+
 # --- CVE-2022-29162: inheritable capabilities ------------------------------------------------------
 
 
-@pytest.mark.parametrize("uid", [0, 1000])
-def test_inheritable_set_is_empty_unless_asked_for(bundle, uid):
+@pytest.mark.parametrize("uid, inheritable", [(0, None), (1000, None), (1000, ["CAP_KILL"])])
+def test_inheritable_set_is_empty_unless_asked_for(bundle, uid, inheritable):
     """CVE-2022-29162: runc filled the inheritable set, so a program with inheritable file
     capabilities gained them across execve.  With no ``inheritable`` in the config it is
-    empty (and the ambient set with it), for the init and for an ``exec``'d process."""
+    empty (and the ambient set with it), for the init and for an ``exec``'d process; asked
+    for, it is exactly what was asked (the control: the test reads the real set)."""
     caps = bundle.config["process"]["capabilities"]
     caps.pop("inheritable", None)
+    if inheritable:
+        caps["inheritable"] = inheritable
     caps["bounding"] = caps["effective"] = caps["permitted"] = ["CAP_KILL", "CAP_CHOWN", "CAP_SETPCAP"]
     bundle.config["process"]["user"] = {"uid": uid, "gid": uid}
     bundle.config["process"]["args"] = ["/bin/sleep", "60"]
@@ -265,7 +326,7 @@ def test_inheritable_set_is_empty_unless_asked_for(bundle, uid):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     for text in (init_status, r.stdout):
-        assert int(status_field(text, "CapInh"), 16) == 0
+        assert int(status_field(text, "CapInh"), 16) == (1 << 5 if inheritable else 0)
         assert int(status_field(text, "CapAmb"), 16) == 0
         assert int(status_field(text, "CapBnd"), 16) == (1 << 5) | (1 << 0) | (1 << 8)
 

@@ -150,7 +150,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         channel.wait_for_go()
         process = cfg.process
         if process.terminal:
-            console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
+            pty = console.open_pty("/", bind_console=False)  # on the container's devpts
+            console.setup_terminal(cfg.console_fd, pty, process.console_size)
         if cfg.personality is not None:
             syscalls.personality(syscalls.PERSONALITY_DOMAINS[cfg.personality.domain])
         if affinity is not None and (affinity.final or affinity.initial):

@@ -48,6 +48,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         failpoints.reached("init.mounts-made")
         run_create_hooks(spec, cfg, channel)  # host paths still visible
         failpoints.reached("init.create-hooks-run")
+        if process.terminal:  # on the container's devpts, bound on its /dev/console
+            pty = console.open_pty(os.fspath(spec.rootfs), bind_console=True)
         if cfg.no_pivot:
             rootfs.move_root(os.fspath(spec.rootfs))
         else:
@@ -58,11 +60,13 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         # No mount namespace of its own: nothing may be mounted (the host's
         # namespace); a chroot is all the isolation of the filesystem we do.
         run_create_hooks(spec, cfg, channel)
+        if process.terminal:  # nothing is mounted: no /dev/console
+            pty = console.open_pty(os.fspath(spec.rootfs), bind_console=False)
         os.chroot(os.fspath(spec.rootfs))
         os.chdir("/")
         rootfs.write_sysctls(spec)
     if process.terminal:
-        console.setup_terminal(cfg.console_fd, process.console_size)  # on the container's devpts
+        console.setup_terminal(cfg.console_fd, pty, process.console_size)
     set_hostname(spec)
     set_personality(spec)
     channel.wait_until_in_cgroups()
