@@ -731,13 +731,13 @@ def _check_preserve_fds(count: int) -> None:
         raise ContainerError(f"preserve-fds: {count!r} is out of range (expected 0..{MAX_PRESERVE_FDS})")
     if count == 0:
         return
-    open_fds = {int(name) for name in os.listdir("/proc/self/fd")}
-    missing = [fd for fd in range(3, 3 + count) if fd not in open_fds]
-    if missing:
-        raise ContainerError(
-            f"preserve-fds {count}: fd {missing[0]} is not open (fds 3..{2 + count} must be, "
-            f"{len(missing)} of them are not)"
-        )
+    for fd in range(3, 3 + count):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise ContainerError(
+                f"preserve-fds {count}: fd {fd} is not open (fds 3..{2 + count} must be)"
+            ) from None
 
 
 def _check_mount_count(spec) -> None:
