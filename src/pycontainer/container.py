@@ -200,6 +200,8 @@ class Container:
         state_dir = StateDir(root, container_id)
         manager = cgroups.manager_for(cgroups_path, container_id)
         with Undo() as undo:
+            if net is not None:
+                undo.callback(net.close)
             state_dir.create()
             undo.callback(state_dir.remove)
             failpoints.reached("create.state-dir")
@@ -284,6 +286,8 @@ class Container:
                 failpoints.reached("create.pid-file")
             undo.pop_all()
         os.close(fifo_fd)
+        if net is not None:
+            net.close()  # the init has joined a shared namespace
         for fd in idmapped.values():
             os.close(fd)  # the init has moved them into place
         if console_fd is not None:

@@ -207,6 +207,8 @@ class StateDir:
 
     def __init__(self, root: str | os.PathLike, container_id: str) -> None:
         check_id(container_id)
+        if not os.fspath(root):
+            raise ContainerError("state root: empty path")
         self.root = os.fspath(root)
         self.id = container_id
         self.path = os.path.join(self.root, container_id)

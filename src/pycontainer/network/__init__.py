@@ -77,7 +77,7 @@ def plan(spec, root: str, container_id: str) -> Network:
     cfg = parse(raw) if raw is not None else NetworkConfig()
     net = Network(cfg, container_id, spec)
     if cfg.container is not None:
-        _share_namespace(spec, root, cfg.container)
+        net.peer_ns_fd = _share_namespace(spec, root, cfg.container)
     elif raw is not None:
         if spec.linux is None or spec.linux.namespace("network") is None:
             raise ConfigError("needs a network namespace of the container's own (linux.namespaces)", SECTION)
@@ -103,12 +103,15 @@ def plan(spec, root: str, container_id: str) -> Network:
     return net
 
 
-def _share_namespace(spec, root: str, other: str) -> None:
-    """The pod model: join the other container's network namespace (its
-    init's, checked alive now; the plan opens the path right after)."""
+def _share_namespace(spec, root: str, other: str) -> int:
+    """The pod model: join the other container's network namespace: its
+    init's, opened now through a pidfd of that init (a pid reused since
+    cannot give us a host process's namespace).  The init joins it by this
+    fd (it inherits it); the caller closes it once the init is made."""
     from pycontainer.container import Container
     from pycontainer.errors import ContainerNotFound
     from pycontainer.spec.models import Linux, Namespace
+    from pycontainer.state import open_namespace_of, open_process
 
     at = f"{SECTION}.container"
     try:
@@ -117,14 +120,25 @@ def _share_namespace(spec, root: str, other: str) -> None:
         raise ConfigError(f"no container {other!r} to share a network namespace with", at) from None
     if peer.status not in ("created", "running"):
         raise ConfigError(f"container {other!r} is {peer.status}: its network namespace is gone", at)
+    state = peer.state()
+    pidfd = open_process(state.pid, state.init_start_time)
+    if pidfd is None:
+        raise ConfigError(f"container {other!r} is stopped: its network namespace is gone", at)
+    try:
+        ns_fd = open_namespace_of(pidfd, state.pid, "net")
+    except (OSError, ContainerError):
+        raise ConfigError(f"container {other!r} is stopped: its network namespace is gone", at) from None
+    finally:
+        os.close(pidfd)
     if spec.linux is None:
         spec.linux = Linux()
-    path = f"/proc/{peer.pid}/ns/net"
+    path = f"/proc/self/fd/{ns_fd}"
     ns = spec.linux.namespace("network")
     if ns is None:
         spec.linux.namespaces.append(Namespace(type="network", path=path))
     else:
         ns.path = path
+    return ns_fd
 
 
 def _hosts_lines(cfg: NetworkConfig, spec, root: str) -> str:
@@ -200,6 +214,13 @@ class Network:
         self.spec = spec
         self.hosts: str | None = None
         self.state_dir = ""
+        self.peer_ns_fd: int | None = None  # the shared network namespace (cfg.container), by fd
+
+    def close(self) -> None:
+        """Close the shared namespace's fd once the init has joined it."""
+        if self.peer_ns_fd is not None:
+            os.close(self.peer_ns_fd)
+            self.peer_ns_fd = None
 
     def record(self) -> dict:
         cfg, veth = self.cfg, self.cfg.veth

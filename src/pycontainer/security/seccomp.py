@@ -229,7 +229,7 @@ def clear_cache() -> None:
 # One file per profile: the full key text on the first line (compared exactly on a hit, so a
 # hash collision can only miss, never hand out another profile's program), then the flags,
 # then the program in hex.  The kernel release is part of the key: a new kernel, a new compile.
-# Bounded in count and bytes (least recently used first out: a hit touches its file), written
+# Bounded in count and bytes (the oldest written goes first; a hit leaves its file as it is), written
 # through a new temporary renamed over, and read only from a directory and files of ours that
 # nobody else can write.
 
@@ -283,9 +283,7 @@ def _disk_cache_get(cache_dir: str, key: tuple) -> CompiledFilter | None:
             stored_key, flags, program = f.read().split("\n")[:3]
         if stored_key != text:
             return None
-        compiled = CompiledFilter(bytes.fromhex(program), int(flags))
-        os.utime(fd)  # recently used: evicted last
-        return compiled
+        return CompiledFilter(bytes.fromhex(program), int(flags))
     except (OSError, ValueError):
         return None
     finally:
