@@ -763,8 +763,9 @@ def _check_mount_count(spec) -> None:
         return
     if made + present > limit:
         raise ConfigError(
-            f"{len(spec.mounts)} mounts (with the masked and read-only paths and the host's {present}, "
-            f"{made + present}) exceed the kernel's limit of {limit} per mount namespace (fs.mount-max)",
+            f"{len(spec.mounts)} mounts, with {made - len(spec.mounts)} masked and read-only paths and the "
+            f"{present} mounts a new namespace starts with: {made + present}, more than the kernel's limit "
+            f"of {limit} mounts per mount namespace (fs.mount-max)",
             "mounts",
         )
 
