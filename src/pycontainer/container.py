@@ -548,11 +548,7 @@ class Container:
                     if not signal_process(pidfd, sig):
                         raise InvalidState("cannot kill a stopped container")
                 else:
-                    for pid in self.pids():  # the cgroup's members: not pids from a file
-                        try:
-                            os.kill(pid, sig)
-                        except ProcessLookupError:
-                            pass
+                    signal_members(self.pids, sig)
             finally:
                 os.close(pidfd)
             if status == "paused" and sig == signals.SIGKILL:
@@ -710,14 +706,8 @@ def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -
 def _kill_all(manager) -> None:
     """SIGKILL every process in the cgroups (thawed: a frozen task dies only
     once thawed); destroy() then waits for them to go."""
-    pids = manager.pids()
-    if not pids:
+    if not signal_members(manager.pids, signals.SIGKILL):
         return
-    for pid in pids:
-        try:
-            os.kill(pid, signals.SIGKILL)
-        except ProcessLookupError:
-            pass
     from pycontainer.cgroups import freezer
 
     paths = manager.paths()
@@ -726,6 +716,31 @@ def _kill_all(manager) -> None:
 
 
 MAX_PRESERVE_FDS = 65536  # far above any engine's use; the fds must be open as well
+
+
+def signal_members(members, sig: int, batch: int = 256) -> int:
+    """Send ``sig`` to every process ``members()`` lists (a cgroup's), each
+    through a pidfd taken first and kept only if the pid is still listed
+    after: a member that exits meanwhile can never hand its signal to a
+    process that took its pid.  Returns how many were signalled."""
+    pids = members()
+    sent = 0
+    for start in range(0, len(pids), batch):  # bounded: not one fd per process of a huge cgroup at once
+        fds = {}
+        for pid in pids[start : start + batch]:
+            try:
+                fds[pid] = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+        try:
+            still = set(members()) if fds else set()
+            for pid, fd in fds.items():
+                if pid in still and signal_process(fd, sig):
+                    sent += 1
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+    return sent
 
 
 def _check_preserve_fds(count: int) -> None:

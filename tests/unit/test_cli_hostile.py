@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from pycontainer.cli.main import main
-from pycontainer.container import _check_preserve_fds, write_pid_file
+from pycontainer.container import _check_preserve_fds, signal_members, write_pid_file
 from pycontainer.errors import ContainerError
 from pycontainer.security import seccomp as sc
 from pycontainer.state import (
@@ -197,6 +197,21 @@ def test_a_pidfd_is_opened_only_for_the_process_on_record():
     finally:
         p.kill()
         p.wait()
+
+
+def test_only_processes_still_in_the_cgroup_after_their_pidfd_is_taken_are_signalled():
+    """kill --all and delete: a pid listed in the cgroup, gone from it by the
+    time its pidfd is held (it exited; its pid may be anyone's now), is not signalled."""
+    stayed, left = subprocess.Popen(["sleep", "60"]), subprocess.Popen(["sleep", "60"])
+    listings = [[stayed.pid, left.pid, 999_999_999], [stayed.pid]]
+    try:
+        assert signal_members(lambda: listings.pop(0), 9) == 1
+        assert stayed.wait(timeout=5) == -9
+        assert left.poll() is None
+    finally:
+        for p in (stayed, left):
+            p.kill()
+            p.wait()
 
 
 # -- the compiled-seccomp cache -----------------------------------------------------------------------
