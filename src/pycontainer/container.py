@@ -19,7 +19,17 @@ import time
 from pycontainer import OCI_VERSION, failpoints, signals
 from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
 from pycontainer.log import get_logger
-from pycontainer.state import State, StateDir, check_id, default_root, now_rfc3339, process_start_time
+from pycontainer.state import (
+    State,
+    StateDir,
+    check_id,
+    default_root,
+    now_rfc3339,
+    open_process,
+    process_start_time,
+    signal_process,
+    wait_exited,
+)
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
@@ -168,6 +178,7 @@ class Container:
             spec = load_config(os.path.join(bundle, "config.json"), bundle=bundle)
         check(spec)
         _check_runnable(spec)
+        _check_mount_count(spec)
         net = _network_plan(spec, root, container_id)  # before the namespace plan: it may join a peer's
         if spec.process.terminal and not console_socket and not terminal_here:
             raise ContainerError(
@@ -189,6 +200,8 @@ class Container:
         state_dir = StateDir(root, container_id)
         manager = cgroups.manager_for(cgroups_path, container_id)
         with Undo() as undo:
+            if net is not None:
+                undo.callback(net.close)
             state_dir.create()
             undo.callback(state_dir.remove)
             failpoints.reached("create.state-dir")
@@ -273,6 +286,8 @@ class Container:
                 failpoints.reached("create.pid-file")
             undo.pop_all()
         os.close(fifo_fd)
+        if net is not None:
+            net.close()  # the init has joined a shared namespace
         for fd in idmapped.values():
             os.close(fd)  # the init has moved them into place
         if console_fd is not None:
@@ -315,22 +330,30 @@ class Container:
         """Freeze every process of a running container (its cgroup freezer)."""
         from pycontainer.cgroups import freezer
 
-        status = self.status
-        if status != "running":
-            raise InvalidState(f"cannot pause a container that is {status} (only a running one)")
-        freezer.freeze(self._state.cgroup_paths)
+        with self._dir.lock():
+            status = self.status
+            if status != "running":
+                raise InvalidState(f"cannot pause a container that is {status} (only a running one)")
+            freezer.freeze(self._state.cgroup_paths)
 
     def resume(self) -> None:
         from pycontainer.cgroups import freezer
 
-        status = self.status
-        if status != "paused":
-            raise InvalidState(f"cannot resume a container that is {status} (only a paused one)")
-        freezer.thaw(self._state.cgroup_paths)
+        with self._dir.lock():
+            status = self.status
+            if status != "paused":
+                raise InvalidState(f"cannot resume a container that is {status} (only a paused one)")
+            freezer.thaw(self._state.cgroup_paths)
 
     def state(self) -> State:
         self.status  # noqa: B018 - refreshes the derived status
         return self._state
+
+    def _open_init(self) -> int | None:
+        """A pidfd for the init on record, None if it is no longer that
+        process (ended, its pid maybe reused): every signal and namespace
+        join goes through it, so pid reuse can never reach a host process."""
+        return open_process(self._state.pid, self._state.init_start_time)
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -378,12 +401,23 @@ class Container:
         ``process`` object (as ``exec --process`` reads); otherwise the
         container's own process with ``args`` instead of its args.  Returns
         once the process is about to exec; ``wait()`` on the result."""
-        from pycontainer.process.exec import ExecConfig, namespaces_of, spawn_exec
-
         _check_preserve_fds(preserve_fds)
-        status = self.status
-        if status not in ("created", "running"):
-            raise InvalidState(f"cannot exec in a {status} container")
+        with self._dir.lock():
+            status = self.status
+            pidfd = self._open_init() if status in ("created", "running") else None
+            if pidfd is None:  # not running, or it has just ended
+                raise InvalidState(
+                    f"cannot exec in a {status if status != 'running' else 'stopped'} container"
+                )
+            failpoints.pause_point("exec.init-checked")
+            try:
+                return self._exec(pidfd, process, args, preserve_fds, console_socket)
+            finally:
+                os.close(pidfd)
+
+    def _exec(self, pidfd: int, process, args, preserve_fds: int, console_socket: str | None) -> ExecProcess:
+        from pycontainer.process.exec import ExecConfig, namespaces_of_init, spawn_exec
+
         if process is None:
             process = self.config().process
             if args:
@@ -398,10 +432,13 @@ class Container:
             profile = config.linux.seccomp
             agent = (profile.listener_path, profile.listener_metadata, self.state().to_oci())
         undo = Undo()
+        join, ns_fds = namespaces_of_init(pidfd, self.pid)  # the init's own, by fd
+        for fd in ns_fds:
+            undo.callback(os.close, fd)
         ours, console_fd = _console_fds(process, console_socket, undo)
         cfg = ExecConfig(
             process=process,
-            join=namespaces_of(self.pid),
+            join=join,
             preserve_fds=preserve_fds,
             seccomp=seccomp,
             console_fd=console_fd,
@@ -411,6 +448,8 @@ class Container:
         with undo:
             proc = ExecProcess(spawn_exec(cfg, self._cgroups().add))
             undo.pop_all()
+        for fd in ns_fds:
+            os.close(fd)
         if console_fd is not None:
             os.close(console_fd)
         proc.console = ours
@@ -425,10 +464,11 @@ class Container:
         problems = validate_resources(resources, "linux.resources")
         if problems:
             raise ConfigError(problems)
-        status = self.status
-        if status in ("stopped", "creating"):
-            raise InvalidState(f"cannot update a {status} container")
-        update_resources(self._cgroups(), resources)
+        with self._dir.lock():
+            status = self.status
+            if status in ("stopped", "creating"):
+                raise InvalidState(f"cannot update a {status} container")
+            update_resources(self._cgroups(), resources)
 
     def stats(self) -> dict:
         """Resource usage now, in the shape of runc's events stats (cpu,
@@ -497,19 +537,22 @@ class Container:
     def kill(self, sig: int = signals.SIGTERM, all_processes: bool = False) -> None:
         """Signal the init, or with ``all_processes`` every process in the
         container's cgroups (runc kill --all)."""
-        status = self.status
-        if status in ("stopped", "creating"):
-            raise InvalidState(f"cannot kill a {status} container")
-        if not all_processes:
-            os.kill(self.pid, sig)
-        else:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-        if status == "paused" and sig == signals.SIGKILL:
-            self._thaw()  # a frozen task dies only once thawed (cgroup v1)
+        with self._dir.lock():
+            status = self.status
+            pidfd = self._open_init() if status not in ("stopped", "creating") else None
+            if pidfd is None:  # stopped, creating, or it has just ended
+                raise InvalidState(f"cannot kill a {status if status == 'creating' else 'stopped'} container")
+            failpoints.pause_point("kill.init-checked")
+            try:
+                if not all_processes:
+                    if not signal_process(pidfd, sig):
+                        raise InvalidState("cannot kill a stopped container")
+                else:
+                    signal_members(self.pids, sig)
+            finally:
+                os.close(pidfd)
+            if status == "paused" and sig == signals.SIGKILL:
+                self._thaw()  # a frozen task dies only once thawed (cgroup v1)
 
     def wait(self) -> int:
         """Wait for the init to exit; its exit code (128+N if killed by signal N).
@@ -540,13 +583,19 @@ class Container:
             )
         if status not in ("stopped", "created") and not force:
             raise InvalidState(f"cannot delete a container that is {status} (use --force)")
-        if os.path.exists(os.path.join(self._dir.path, "network.json")):
-            from pycontainer import network
+        pidfd = self._open_init() if status != "stopped" else None
+        failpoints.pause_point("delete.init-checked")
+        try:
+            if os.path.exists(os.path.join(self._dir.path, "network.json")):
+                from pycontainer import network
 
-            # Before the kill: moved devices leave the namespace while it lives.
-            network.teardown(self._dir.path, self.pid if status != "stopped" else None)
-        if status != "stopped":
-            self._kill_and_wait()
+                # Before the kill: moved devices leave the namespace while it lives.
+                network.teardown(self._dir.path, self.pid if pidfd is not None else None, pidfd)
+            if pidfd is not None:
+                self._kill_and_wait(pidfd)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
         failpoints.reached("delete.killed")
         manager = self._cgroups()
         if status == "created" or (force and status == "stopped"):
@@ -598,19 +647,14 @@ class Container:
 
         freezer.thaw(self._state.cgroup_paths)
 
-    def _kill_and_wait(self) -> None:
-        try:
-            os.kill(self.pid, signals.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def _kill_and_wait(self, pidfd: int) -> None:
+        signal_process(pidfd, signals.SIGKILL)
         if self._frozen():
             self._thaw()
         try:
-            os.waitpid(self.pid, 0)
+            os.waitpid(self.pid, 0)  # our child: the pid is ours until we reap it
         except ChildProcessError:
-            deadline = time.monotonic() + 10
-            while self.status != "stopped" and time.monotonic() < deadline:
-                time.sleep(0.005)
+            wait_exited(pidfd, 10.0)
 
     # -- context manager: always clean up --------------------------------------
     def __enter__(self) -> Container:
@@ -629,8 +673,21 @@ def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -
     a directory too), or a state file damaged since.  For the latter the
     container's cgroup is found again from the config kept beside it."""
     state_dir = StateDir(default_root() if root is None else root, container_id)
+    if os.path.islink(state_dir.path) or (os.path.lexists(state_dir.path) and not state_dir.exists()):
+        raise ContainerError(
+            f"container {container_id!r}: {state_dir.path} is not a directory the runtime made: left in place"
+        )
     if not state_dir.exists():
         return
+    foreign = state_dir.foreign()
+    if foreign:  # not a directory we can prove we made: touch nothing
+        raise ContainerError(state_dir.foreign_message(foreign))
+    if os.path.exists(os.path.join(state_dir.path, "network.json")):
+        from pycontainer import network
+
+        # A create that died before saving its state may have left a network
+        # record (written before the network was made): undo what it names.
+        network.clean_after_crash(state_dir.path)
     try:
         spec = Container(state_dir, State(id=container_id)).config()
     except Exception:  # noqa: BLE001 - no config either: nothing but the directory was made
@@ -649,14 +706,8 @@ def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -
 def _kill_all(manager) -> None:
     """SIGKILL every process in the cgroups (thawed: a frozen task dies only
     once thawed); destroy() then waits for them to go."""
-    pids = manager.pids()
-    if not pids:
+    if not signal_members(manager.pids, signals.SIGKILL):
         return
-    for pid in pids:
-        try:
-            os.kill(pid, signals.SIGKILL)
-        except ProcessLookupError:
-            pass
     from pycontainer.cgroups import freezer
 
     paths = manager.paths()
@@ -664,9 +715,74 @@ def _kill_all(manager) -> None:
         freezer.thaw(paths)
 
 
+MAX_PRESERVE_FDS = 65536  # far above any engine's use; the fds must be open as well
+
+
+def signal_members(members, sig: int, batch: int = 256) -> int:
+    """Send ``sig`` to every process ``members()`` lists (a cgroup's), each
+    through a pidfd taken first and kept only if the pid is still listed
+    after: a member that exits meanwhile can never hand its signal to a
+    process that took its pid.  Returns how many were signalled."""
+    pids = members()
+    sent = 0
+    for start in range(0, len(pids), batch):  # bounded: not one fd per process of a huge cgroup at once
+        fds = {}
+        for pid in pids[start : start + batch]:
+            try:
+                fds[pid] = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+        try:
+            still = set(members()) if fds else set()
+            for pid, fd in fds.items():
+                if pid in still and signal_process(fd, sig):
+                    sent += 1
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+    return sent
+
+
 def _check_preserve_fds(count: int) -> None:
-    if not isinstance(count, int) or count < 0:
-        raise ContainerError(f"preserve-fds must be a number of fds, 0 or more (not {count!r})")
+    """Every fd to pass on (3 .. 3+count-1) must be open here: a count past
+    them would hand the container whatever the runtime opens meanwhile."""
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_PRESERVE_FDS:
+        raise ContainerError(f"preserve-fds: {count!r} is out of range (expected 0..{MAX_PRESERVE_FDS})")
+    if count == 0:
+        return
+    for fd in range(3, 3 + count):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise ContainerError(
+                f"preserve-fds {count}: fd {fd} is not open (fds 3..{2 + count} must be)"
+            ) from None
+
+
+def _check_mount_count(spec) -> None:
+    """More mounts than the kernel's mount-max (per mount namespace, counted
+    with the host's mounts it starts with) fail only after every mount before
+    the limit was made, which takes minutes: refuse them first."""
+    linux = spec.linux
+    made = len(spec.mounts)
+    if linux is not None:
+        made += len(linux.masked_paths) + len(linux.readonly_paths)
+    if made < 1000:  # far below any kernel's limit: not worth reading /proc
+        return
+    try:
+        with open("/proc/sys/fs/mount-max", "rb") as f:
+            limit = int(f.read())
+        with open("/proc/self/mountinfo", "rb") as f:
+            present = f.read().count(b"\n")
+    except (OSError, ValueError):
+        return
+    if made + present > limit:
+        raise ConfigError(
+            f"{len(spec.mounts)} mounts, with {made - len(spec.mounts)} masked and read-only paths and the "
+            f"{present} mounts a new namespace starts with: {made + present}, more than the kernel's limit "
+            f"of {limit} mounts per mount namespace (fs.mount-max)",
+            "mounts",
+        )
 
 
 def _cgroup_dirs_to_make(manager) -> list[str]:
@@ -770,7 +886,9 @@ def _compile_seccomp(spec, root):
     if spec.linux is None or spec.linux.seccomp is None:
         return None
     from pycontainer.security.seccomp import compile_profile
+    from pycontainer.state import make_root
 
+    make_root(os.fspath(root))  # the cache lives under it: made with the root's mode, and checked
     compiled = compile_profile(spec.linux.seccomp, cache_dir=os.path.join(os.fspath(root), SECCOMP_CACHE))
     if compiled.has_listener:
         from pycontainer.security import notify
@@ -852,9 +970,29 @@ def _cgroup_mount_dirs(manager) -> dict[str, str]:
 
 
 def write_pid_file(path: str | os.PathLike, pid: int) -> None:
-    """The host pid in decimal, no newline, written atomically (engines read it)."""
+    """The host pid in decimal, no newline, written atomically (engines read
+    it): a new temporary beside it (O_EXCL|O_NOFOLLOW: never through a link
+    someone left there), renamed over.  A failure leaves no temporary and
+    names the pid file."""
     path = os.path.abspath(path)
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.replace(tmp, path)
+    try:
+        try:
+            os.unlink(tmp)  # left by a writer that was killed
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise ContainerError(f"pid file {path}: {e.strerror}") from None
+    try:
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ContainerError(f"pid file {path}: {e.strerror}") from None

@@ -59,3 +59,16 @@ def reached(step: str) -> None:
         # Still here: the init of a pid namespace, which the kernel shields
         # from its own SIGKILL.  _exit runs no handler either.
         os._exit(137)
+
+
+# Steps where a test may stop the runtime instead (SIGSTOP; the test sends
+# SIGCONT) to change the world under it: here, between taking the init's
+# pidfd and acting on it, the init dies and its pid goes to another process.
+PAUSE_ENV = "PYCONTAINER_PAUSE_AT"
+PAUSE_STEPS = ["kill.init-checked", "exec.init-checked", "delete.init-checked"]
+
+
+def pause_point(step: str) -> None:
+    """Stop this process here (until SIGCONT) if PYCONTAINER_PAUSE_AT names the step."""
+    if os.environ.get(PAUSE_ENV) == step:
+        os.kill(os.getpid(), 19)  # SIGSTOP

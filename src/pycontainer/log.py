@@ -11,6 +11,7 @@ records are dropped; warnings and errors still import logging and go out.
 
 from __future__ import annotations
 
+import os
 import sys
 
 _enabled = False
@@ -54,3 +55,43 @@ class LazyLogger:
 
 def get_logger(name: str) -> LazyLogger:
     return LazyLogger(name)
+
+
+# Where a log file must never be: kernel interfaces, where "appending" a
+# line writes a setting (/proc/sys/..., /sys/...) or reaches a device.
+_NOT_FOR_LOGS = ("/proc", "/sys", "/dev")
+
+
+def open_log_file(path: str) -> int:
+    """The --log file opened for appending (made 0600 if new): a regular
+    file, not a link, a directory, a device or a file of /proc, /sys or /dev.
+    Raises ContainerError naming the path."""
+    import stat
+
+    from pycontainer.errors import ContainerError
+
+    if not path:
+        raise ContainerError("--log: empty path")
+    flags = (
+        os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+    )
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise ContainerError(f"--log {path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        where = os.readlink(f"/proc/self/fd/{fd}")  # where it really is, links resolved
+    except OSError as e:
+        os.close(fd)
+        raise ContainerError(f"--log {path}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ContainerError(f"--log {path}: not a regular file")
+    for top in _NOT_FOR_LOGS:
+        if where == top or where.startswith(top + "/"):
+            os.close(fd)
+            raise ContainerError(
+                f"--log {path}: {where} is a kernel or device file under {top}, not a log file"
+            )
+    return fd

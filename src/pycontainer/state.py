@@ -16,15 +16,37 @@ record the status is "creating" while the creator lives, "stopped" after.
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 from pycontainer import OCI_VERSION, jsonio
-from pycontainer.errors import ContainerError, ContainerExists, ContainerNotFound, StateUnreadable
+from pycontainer.errors import (
+    ContainerError,
+    ContainerExists,
+    ContainerNotFound,
+    InvalidState,
+    StateUnreadable,
+)
 
 DEFAULT_ROOT = "/run/pycontainer"
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"  # the config the container was created with (exec's defaults)
 EXEC_FIFO = "exec.fifo"
+# What the runtime itself puts in a container's directory (besides these, the
+# network code's record and hosts file, named by NETWORK_FILES): the only names
+# `delete --force` removes from a directory without a usable state.
+RUNTIME_FILES = {
+    STATE_FILE: stat.S_ISREG,
+    f".{STATE_FILE}.tmp": stat.S_ISREG,
+    CONFIG_FILE: stat.S_ISREG,
+    EXEC_FIFO: stat.S_ISFIFO,
+}
+NETWORK_FILES = ("network.json", "network.json.tmp", "hosts")
+# The state holds process.env (passwords, tokens): only its owner may read it.
+ROOT_MODE = 0o711  # traversable: a user's tools may look up their own container by id
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+UMASK = 0o077  # while the runtime writes state: nothing it makes there is for others
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -132,11 +154,61 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def open_process(pid: int, start_time: int) -> int | None:
+    """A pidfd for process ``pid`` if it is still the one that started at
+    ``start_time`` (the init on record), else None.  The start time is read
+    again once the pidfd is held: the pidfd then names that process for good,
+    so a signal through it can never reach a process that took the pid since."""
+    if not pid or process_start_time(pid) != start_time:
+        return None
+    try:
+        fd = os.pidfd_open(pid)  # close-on-exec always
+    except ProcessLookupError:
+        return None
+    if process_start_time(pid) != start_time:
+        os.close(fd)
+        return None
+    return fd
+
+
+def signal_process(pidfd: int, sig: int) -> bool:
+    """Send ``sig`` through the pidfd; False if the process has ended."""
+    import _signal
+
+    try:
+        _signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_exited(pidfd: int, timeout: float) -> bool:
+    """Wait (at most ``timeout`` seconds) for the pidfd's process to exit,
+    as a process that is not its parent can: the pidfd turns readable."""
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+def open_namespace_of(pidfd: int, pid: int, name: str) -> int:
+    """An fd for /proc/PID/ns/NAME of the process the pidfd holds: opened by
+    pid, then the pidfd is checked alive (while it lives, the pid is its)."""
+    fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    if not signal_process(pidfd, 0):
+        os.close(fd)
+        raise InvalidState("the container's init has exited")
+    return fd
+
+
 class StateDir:
     """One container's directory under the state root."""
 
     def __init__(self, root: str | os.PathLike, container_id: str) -> None:
         check_id(container_id)
+        if not os.fspath(root):
+            raise ContainerError("state root: empty path")
         self.root = os.fspath(root)
         self.id = container_id
         self.path = os.path.join(self.root, container_id)
@@ -144,19 +216,20 @@ class StateDir:
 
     def create(self) -> None:
         """Make the directory; exactly one of two racing creators wins."""
+        make_root(self.root)
+        old_umask = os.umask(UMASK)
         try:
-            os.makedirs(self.root, mode=0o711, exist_ok=True)
-        except OSError as e:
-            raise ContainerError(f"state root {self.root}: {e.strerror}") from None
-        try:
-            os.mkdir(self.path, 0o711)
-        except FileExistsError:
-            raise ContainerExists(f"container with id {self.id!r} already exists") from None
-        try:
-            os.mkfifo(self.fifo, 0o622)
-        except BaseException:
-            os.rmdir(self.path)
-            raise
+            try:
+                os.mkdir(self.path, DIR_MODE)
+            except FileExistsError:
+                raise ContainerExists(f"container with id {self.id!r} already exists") from None
+            try:
+                os.mkfifo(self.fifo, FILE_MODE)
+            except BaseException:
+                os.rmdir(self.path)
+                raise
+        finally:
+            os.umask(old_umask)
 
     def exists(self) -> bool:
         return os.path.isdir(self.path)
@@ -170,19 +243,18 @@ class StateDir:
     def save(self, state: State) -> None:
         """Write state.json atomically (write a temp file, rename over)."""
         tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
-        with open(tmp, "w") as f:
-            f.write(jsonio.dumps(state.to_dict()))
+        write_private(tmp, jsonio.dumps(state.to_dict()))
         os.replace(tmp, os.path.join(self.path, STATE_FILE))
 
     def save_config(self, config: dict) -> None:
-        with open(os.path.join(self.path, CONFIG_FILE), "w") as f:
-            f.write(jsonio.dumps(config))
+        write_private(os.path.join(self.path, CONFIG_FILE), jsonio.dumps(config))
 
     @property
     def config_path(self) -> str:
         return os.path.join(self.path, CONFIG_FILE)
 
     def load(self) -> State:
+        check_root(self.root)
         try:
             with open(os.path.join(self.path, STATE_FILE)) as f:
                 data = jsonio.loads(f.read())
@@ -205,23 +277,104 @@ class StateDir:
             return "stopped"
         return "created" if os.path.exists(self.fifo) else "running"
 
-    def remove(self) -> None:
-        """Remove the directory; state.json first, so a remove cut short
-        leaves a directory that ``delete --force`` treats as a leftover."""
-        names = [STATE_FILE]
+    def foreign(self) -> list[str]:
+        """What in the directory the runtime did not make: names it never
+        uses, entries of the wrong type (a directory named config.json), and
+        anything owned by someone else."""
         try:
-            names += [n for n in os.listdir(self.path) if n != STATE_FILE]
+            names = sorted(os.listdir(self.path))
         except FileNotFoundError:
-            return
+            return []
+        found = []
         for name in names:
+            try:
+                st = os.lstat(os.path.join(self.path, name))
+            except FileNotFoundError:
+                continue
+            is_kind = RUNTIME_FILES.get(name, stat.S_ISREG if name in NETWORK_FILES else None)
+            if is_kind is None or not is_kind(st.st_mode) or st.st_uid != os.geteuid():
+                found.append(name)
+        return found
+
+    def remove(self) -> None:
+        """Remove the directory: only the files the runtime makes there
+        (state.json first, so a remove cut short leaves a directory that
+        ``delete --force`` treats as a leftover).  Anything else is left
+        where it is, and named in the error."""
+        names = [STATE_FILE, *(n for n in RUNTIME_FILES if n != STATE_FILE), *NETWORK_FILES]
+        foreign = self.foreign()
+        for name in names:
+            if name in foreign:
+                continue
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:
                 pass
+        if foreign:
+            raise ContainerError(self.foreign_message(foreign))
         try:
             os.rmdir(self.path)
         except FileNotFoundError:
             pass
+
+    def foreign_message(self, foreign: list[str]) -> str:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        return (
+            f"container {self.id!r}: {self.path} holds files the runtime did not make ({shown}): "
+            "left in place; remove them yourself"
+        )
+
+
+def write_private(path: str, text: str) -> None:
+    """A new file only its owner can read (O_EXCL|O_NOFOLLOW: never through a
+    link or into a file someone else made)."""
+    try:
+        os.unlink(path)  # a temporary left by a killed writer
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    with open(fd, "w") as f:
+        f.write(text)
+
+
+def make_root(root: str) -> None:
+    """The state root, made if missing (its parents too, as for any
+    directory; the root itself ROOT_MODE), and checked (check_root)."""
+    old_umask = os.umask(0o022)  # fixed: the parents are traversable, whatever the caller's umask
+    try:
+        parent = os.path.dirname(os.path.abspath(root))
+        os.makedirs(parent, exist_ok=True)
+        os.mkdir(root, ROOT_MODE)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise ContainerError(f"state root {root}: {e.strerror}") from None
+    finally:
+        os.umask(old_umask)
+    check_root(root)
+
+
+def check_root(root: str) -> None:
+    """An existing state root must be a directory of root's or ours that no
+    one else can write: else another user could plant a state that makes us
+    signal their choice of process, or read what we keep there."""
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        return  # nothing there yet: create makes it
+    except OSError as e:
+        raise ContainerError(f"state root {root}: {e.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ContainerError(f"state root {root}: not a directory")
+    if st.st_uid not in (0, os.geteuid()):
+        raise ContainerError(
+            f"state root {root}: owned by uid {st.st_uid}, not by root or by us: refusing to use it"
+        )
+    if st.st_mode & 0o022:
+        raise ContainerError(
+            f"state root {root}: mode {stat.S_IMODE(st.st_mode):04o} lets others write it "
+            f"(at most {ROOT_MODE:04o}): refusing to use it"
+        )
 
 
 _TYPES = {

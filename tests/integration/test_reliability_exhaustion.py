@@ -43,7 +43,8 @@ def small_tmpfs(tmp_path):
     def mount(options: str):
         target = tmp_path / f"tmpfs-{len(mounted)}"
         target.mkdir()
-        syscalls.mount("tmpfs", target, "tmpfs", 0, options)
+        # mode: a tmpfs is 1777 by default, and a state root others can write is refused.
+        syscalls.mount("tmpfs", target, "tmpfs", 0, options + ",mode=0711")
         mounted.append(target)
         return target
 

@@ -178,7 +178,9 @@ def _exec_process(args, container):
     if args.cwd:
         process.cwd = args.cwd
     for item in args.env:
-        name = item.split("=", 1)[0]
+        name, sep, _ = item.partition("=")
+        if not sep or not name:  # as create refuses process.env entries
+            raise ContainerError(f"--env {item!r}: expected NAME=VALUE")
         process.env = [e for e in process.env if e.split("=", 1)[0] != name] + [item]
     if args.user:
         uid, _, gid = args.user.partition(":")
@@ -245,31 +247,18 @@ def cmd_delete(args) -> int:
     except (ContainerNotFound, StateUnreadable):
         if not args.force:
             raise
-        _clean_crashed_network(args.id, _root(args))  # needs the record in the state dir
         from pycontainer.container import remove_leftovers
 
         remove_leftovers(args.id, _root(args))  # a create cut short, or a damaged state file
     return 0  # runc: delete --force of an unknown (or just deleted) id succeeds
 
 
-def _clean_crashed_network(container_id: str, root: str) -> None:
-    """A create that died before saving the state may have left a network
-    record (written before the network was made): undo what it names, and
-    kill the init it names (the crash left it waiting for a start)."""
-    from pycontainer.state import StateDir
-
-    state_dir = StateDir(root, container_id)
-    if os.path.exists(os.path.join(state_dir.path, "network.json")):
-        from pycontainer import network
-
-        network.clean_after_crash(state_dir.path)
-
-
 def cmd_list(args) -> int:
     root = _root(args)
     containers = []
-    if os.path.exists(root) and not os.path.isdir(root):
-        raise ContainerError(f"state root {root}: not a directory")
+    from pycontainer.state import check_root
+
+    check_root(root)  # a directory, not writable by others (what it lists could be planted)
     if os.path.isdir(root):
         for name in sorted(os.listdir(root)):
             try:

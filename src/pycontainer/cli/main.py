@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file, log_format = _log_settings(argv)
     try:
         args = parse(argv)
+        _check_globals(args)
         if args.debug:
             from pycontainer import log
 
@@ -39,6 +40,22 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _report(f"internal error: {type(e).__name__}: {_one_line(e)}", log_file, log_format)
         return 1
+
+
+def _check_globals(args) -> None:
+    """The global options, before any command acts (runc's wording where it has one)."""
+    if args.root is not None and not args.root:
+        raise ArgumentError("--root: empty path (the state directory)")
+    if args.log_format not in ("text", "json"):
+        raise ArgumentError(f"invalid log-format: {args.log_format} (text or json)")
+    if args.log is not None:
+        import os
+
+        from pycontainer.log import open_log_file
+
+        # Checked now, closed again: an fd kept open would take a number that
+        # --preserve-fds may be about to pass on.
+        os.close(open_log_file(args.log))
 
 
 def _one_line(e: Exception) -> str:
@@ -82,8 +99,17 @@ def _report(message: str, log_file: str | None, log_format: str) -> None:
         line = jsonio.dumps({"level": "error", "msg": message, "time": now_rfc3339()})
     else:
         line = f'time="{now_rfc3339()}" level=error msg="{message}"'
+    import os
+
+    from pycontainer.log import open_log_file
+
     try:
-        with open(log_file, "a") as f:
-            f.write(line + "\n")
+        fd = open_log_file(log_file)
+    except PycontainerError:
+        return  # the error above says what is wrong with it
+    try:
+        os.write(fd, (line + "\n").encode())
     except OSError:
         pass
+    finally:
+        os.close(fd)

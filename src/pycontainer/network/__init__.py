@@ -77,7 +77,7 @@ def plan(spec, root: str, container_id: str) -> Network:
     cfg = parse(raw) if raw is not None else NetworkConfig()
     net = Network(cfg, container_id, spec)
     if cfg.container is not None:
-        _share_namespace(spec, root, cfg.container)
+        net.peer_ns_fd = _share_namespace(spec, root, cfg.container)
     elif raw is not None:
         if spec.linux is None or spec.linux.namespace("network") is None:
             raise ConfigError("needs a network namespace of the container's own (linux.namespaces)", SECTION)
@@ -103,12 +103,15 @@ def plan(spec, root: str, container_id: str) -> Network:
     return net
 
 
-def _share_namespace(spec, root: str, other: str) -> None:
-    """The pod model: join the other container's network namespace (its
-    init's, checked alive now; the plan opens the path right after)."""
+def _share_namespace(spec, root: str, other: str) -> int:
+    """The pod model: join the other container's network namespace: its
+    init's, opened now through a pidfd of that init (a pid reused since
+    cannot give us a host process's namespace).  The init joins it by this
+    fd (it inherits it); the caller closes it once the init is made."""
     from pycontainer.container import Container
     from pycontainer.errors import ContainerNotFound
     from pycontainer.spec.models import Linux, Namespace
+    from pycontainer.state import open_namespace_of, open_process
 
     at = f"{SECTION}.container"
     try:
@@ -117,14 +120,25 @@ def _share_namespace(spec, root: str, other: str) -> None:
         raise ConfigError(f"no container {other!r} to share a network namespace with", at) from None
     if peer.status not in ("created", "running"):
         raise ConfigError(f"container {other!r} is {peer.status}: its network namespace is gone", at)
+    state = peer.state()
+    pidfd = open_process(state.pid, state.init_start_time)
+    if pidfd is None:
+        raise ConfigError(f"container {other!r} is stopped: its network namespace is gone", at)
+    try:
+        ns_fd = open_namespace_of(pidfd, state.pid, "net")
+    except (OSError, ContainerError):
+        raise ConfigError(f"container {other!r} is stopped: its network namespace is gone", at) from None
+    finally:
+        os.close(pidfd)
     if spec.linux is None:
         spec.linux = Linux()
-    path = f"/proc/{peer.pid}/ns/net"
+    path = f"/proc/self/fd/{ns_fd}"
     ns = spec.linux.namespace("network")
     if ns is None:
         spec.linux.namespaces.append(Namespace(type="network", path=path))
     else:
         ns.path = path
+    return ns_fd
 
 
 def _hosts_lines(cfg: NetworkConfig, spec, root: str) -> str:
@@ -200,6 +214,13 @@ class Network:
         self.spec = spec
         self.hosts: str | None = None
         self.state_dir = ""
+        self.peer_ns_fd: int | None = None  # the shared network namespace (cfg.container), by fd
+
+    def close(self) -> None:
+        """Close the shared namespace's fd once the init has joined it."""
+        if self.peer_ns_fd is not None:
+            os.close(self.peer_ns_fd)
+            self.peer_ns_fd = None
 
     def record(self) -> dict:
         cfg, veth = self.cfg, self.cfg.veth
@@ -363,10 +384,12 @@ def load_record(state_dir: str) -> dict | None:
         return None  # torn by a crash while it was written: nothing was made yet
 
 
-def teardown(state_dir: str, pid: int | None = None) -> None:
+def teardown(state_dir: str, pid: int | None = None, pidfd: int | None = None) -> None:
     """Remove what the record says this container made (whatever of it
     exists): devices go back to the host (while the init ``pid`` lives), the
-    host veth end, our NAT elements, a bridge of ours nobody uses any more."""
+    host veth end, our NAT elements, a bridge of ours nobody uses any more.
+    ``pidfd``: the init's, checked when its namespace is opened (None only
+    for our own child, whose pid cannot be reused before we reap it)."""
     record = load_record(state_dir)
     if record is None:
         return
@@ -388,7 +411,7 @@ def teardown(state_dir: str, pid: int | None = None) -> None:
         with Netlink() as host:
             if record.get("devices") and pid:
                 try:
-                    _devices_back(record["devices"], pid)
+                    _devices_back(record["devices"], pid, pidfd)
                 except (OSError, NetlinkError) as e:
                     errors.append(f"moving network devices back: {e}")
             if record.get("hostInterface"):
@@ -414,41 +437,38 @@ def clean_after_crash(state_dir: str) -> None:
     """``delete --force`` of a container whose create died before saving its
     state: the network's record names what was made, and the init (alive
     if the create died after the init got ready): teardown, then kill it."""
-    from pycontainer.process.parent import kill_and_reap
-    from pycontainer.state import process_start_time
+    from pycontainer import signals
+    from pycontainer.state import open_process, signal_process, wait_exited
 
     record = load_record(state_dir) or {}
     init = record.get("init") or {}
     pid = init.get("pid")
-    alive = bool(pid) and process_start_time(pid) == init.get("startTime")
+    # Only through a pidfd of the process the record names (same start time):
+    # its pid may belong to a host process by now.
+    pidfd = open_process(pid, init.get("startTime")) if isinstance(pid, int) and pid > 0 else None
     try:
-        teardown(state_dir, pid if alive else None)
+        teardown(state_dir, pid if pidfd is not None else None, pidfd)
     finally:
-        if alive:
-            kill_and_reap(pid)
-            _wait_gone(pid)
+        if pidfd is not None:
+            signal_process(pidfd, signals.SIGKILL)
+            wait_exited(pidfd, 5.0)  # its parent reaps it; then its cgroups can go
+            os.close(pidfd)
 
 
-def _wait_gone(pid: int, timeout: float = 5.0) -> None:
-    """Until the pid is reaped (by its new parent: we are not it), so its
-    cgroups can be removed next."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.005)
-
-
-def _devices_back(devices: dict, pid: int) -> None:
+def _devices_back(devices: dict, pid: int, pidfd: int | None = None) -> None:
     """runtime-spec: moved devices return to the host, under their own names."""
     from pycontainer.network.netlink import Netlink
+    from pycontainer.state import open_namespace_of
 
     host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if pidfd is None:
+            ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        else:
+            ns_fd = open_namespace_of(pidfd, pid, "net")
+    except BaseException:
+        os.close(host_ns)
+        raise
     try:
         with Netlink(ns_fd) as inside:
             for host_name, name in devices.items():

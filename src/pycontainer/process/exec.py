@@ -56,21 +56,39 @@ class ExecConfig:
         self.personality = None  # the container's linux.personality: exec'd processes run in it too
 
 
-def namespaces_of(pid: int) -> list[tuple[str, str]]:
-    """The namespaces of process ``pid`` that differ from ours, in join order."""
-    joins = []
-    for ns_type in namespaces.JOIN_ORDER:
-        name = NS_FILES[ns_type]
-        path = f"/proc/{pid}/ns/{name}"
-        try:
-            theirs = os.readlink(path)
-        except FileNotFoundError:
-            continue  # a namespace type this kernel lacks
-        except OSError as e:
-            raise ContainerError(f"cannot read the container's {ns_type} namespace: {e.strerror}") from None
-        if theirs != os.readlink(f"/proc/self/ns/{name}"):
-            joins.append((ns_type, path))
-    return joins
+def namespaces_of_init(pidfd: int, pid: int) -> tuple[list[tuple[str, str]], list[int]]:
+    """The namespaces of the init (held by ``pidfd``, pid ``pid``) that
+    differ from ours, in join order, opened now: (type, /proc/self/fd/N)
+    pairs for the helper (it inherits the fds), and the fds to close once
+    the process is spawned.  Each is opened by pid and then checked against
+    the pidfd (state.open_namespace_of): pid reuse cannot hand us another
+    process's namespaces."""
+    from pycontainer.state import open_namespace_of
+
+    joins: list[tuple[str, str]] = []
+    fds: list[int] = []
+    try:
+        for ns_type in namespaces.JOIN_ORDER:
+            name = NS_FILES[ns_type]
+            try:
+                fd = open_namespace_of(pidfd, pid, name)
+            except FileNotFoundError:
+                continue  # a namespace type this kernel lacks
+            except OSError as e:
+                raise ContainerError(
+                    f"cannot open the container's {ns_type} namespace: {e.strerror}"
+                ) from None
+            theirs, ours = os.fstat(fd), os.stat(f"/proc/self/ns/{name}")
+            if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+                os.close(fd)
+                continue
+            fds.append(fd)
+            joins.append((ns_type, f"/proc/self/fd/{fd}"))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return joins, fds
 
 
 def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:

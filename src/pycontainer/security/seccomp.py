@@ -229,6 +229,14 @@ def clear_cache() -> None:
 # One file per profile: the full key text on the first line (compared exactly on a hit, so a
 # hash collision can only miss, never hand out another profile's program), then the flags,
 # then the program in hex.  The kernel release is part of the key: a new kernel, a new compile.
+# Bounded in count and bytes (the oldest written goes first; a hit leaves its file as it is), written
+# through a new temporary renamed over, and read only from a directory and files of ours that
+# nobody else can write.
+
+CACHE_MAX_FILES = 32
+CACHE_MAX_BYTES = 8 << 20
+_CACHE_MAX_FILE = 2 << 20  # a profile compiled to more is not kept (the kernel takes 4096 insns: 64 KB)
+_STALE_TMP = 60.0  # seconds: a temporary older than this was left by a killed writer
 
 
 def _key_text(key: tuple) -> str:
@@ -241,42 +249,106 @@ def _cache_file(cache_dir: str, text: str) -> str:
     return os.path.join(cache_dir, f"{zlib.crc32(text.encode()):08x}-{len(text)}.bpf")
 
 
+def _ours(st: os.stat_result, private: int) -> bool:
+    """Owned by us, and none of the ``private`` mode bits set."""
+    return st.st_uid == os.geteuid() and not st.st_mode & private
+
+
 def _safe_dir(cache_dir: str) -> bool:
-    """Only a directory of ours that nobody else can write may feed us programs."""
+    """Only a directory of ours (not a link) that nobody else can reach may feed us programs."""
+    import stat
+
     try:
-        st = os.stat(cache_dir)
+        st = os.lstat(cache_dir)
     except OSError:
         return False
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+    return stat.S_ISDIR(st.st_mode) and _ours(st, 0o077)
 
 
 def _disk_cache_get(cache_dir: str, key: tuple) -> CompiledFilter | None:
+    import stat
+
     if not _safe_dir(cache_dir):
         return None
     text = _key_text(key)
     try:
-        with open(_cache_file(cache_dir, text)) as f:
+        fd = os.open(_cache_file(cache_dir, text), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not _ours(st, 0o022) or st.st_size > _CACHE_MAX_FILE:
+            return None
+        with open(fd, closefd=False) as f:
             stored_key, flags, program = f.read().split("\n")[:3]
         if stored_key != text:
             return None
         return CompiledFilter(bytes.fromhex(program), int(flags))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
 
 
 def _disk_cache_put(cache_dir: str, key: tuple, compiled: CompiledFilter) -> None:
     text = _key_text(key)
+    data = f"{text}\n{compiled.flags}\n{compiled.bpf.hex()}\n".encode()
+    if len(data) > _CACHE_MAX_FILE:
+        return
     try:
-        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(cache_dir, 0o700)
+        except FileExistsError:
+            pass
         if not _safe_dir(cache_dir):
             return
         path = _cache_file(cache_dir, text)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{text}\n{compiled.flags}\n{compiled.bpf.hex()}\n")
+        tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+        _evict(cache_dir, keep=path)
     except OSError:
         pass  # a cache, nothing more
+
+
+def _evict(cache_dir: str, keep: str) -> None:
+    """Remove the least recently used programs (and stale temporaries) until
+    the cache holds at most CACHE_MAX_FILES files and CACHE_MAX_BYTES."""
+    import time
+
+    entries = []
+    now = time.time()
+    with os.scandir(cache_dir) as it:
+        for entry in it:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.name.endswith(".tmp"):
+                if now - st.st_mtime > _STALE_TMP:
+                    _unlink(entry.path)
+            elif entry.path != keep:
+                entries.append((st.st_mtime, st.st_size, entry.path))
+    entries.sort()  # oldest first
+    count = len(entries) + 1  # with the one just written
+    total = sum(size for _, size, _ in entries) + os.stat(keep).st_size
+    for _, size, path in entries:
+        if count <= CACHE_MAX_FILES and total <= CACHE_MAX_BYTES:
+            break
+        _unlink(path)
+        count -= 1
+        total -= size
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _key(seccomp: Seccomp) -> tuple:
