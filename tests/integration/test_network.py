@@ -7,6 +7,7 @@ podman's 10.88.0.0/16.  Every test checks the host is clean afterwards: links
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -131,24 +133,47 @@ def test_two_containers_on_a_bridge_ping_and_talk_tcp(make_bundle, net_clean):
     assert not os.path.exists(f"/sys/class/net/{bridge}")  # the last one out removed it
 
 
+@contextlib.contextmanager
+def pinned_netns(path) -> Iterator[str]:
+    """A new network namespace pinned by a bind mount on the file ``path``:
+    what ``ip netns add`` does, but under the test's own directory.  (``ip
+    netns`` first turns /run/netns into a mount point of its own, which a
+    fresh machine does not have and the host-clean check would see.)"""
+    path = str(path)
+    open(path, "w").close()
+    sh("unshare", f"--net={path}", "true")
+    try:
+        yield path
+    finally:
+        sh("umount", path)
+
+
+def in_netns(path: str, *argv: str) -> list[str]:
+    return ["nsenter", f"--net={path}", *argv]
+
+
 @pytest.fixture
-def outside():
+def outside(tmp_path):
     """An "outside" host: a network namespace of the test's own, reached
     through a veth (host 10.233.1.1, outside 10.233.1.2) and with no route to
     the containers' subnet: only masquerade gets their traffic answered."""
-    name, host_end = f"t-out-{tag()}", f"tout{tag()}"
-    sh("ip", "netns", "add", name)
-    try:
-        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", name)
-        sh("ip", "addr", "add", "10.233.1.1/24", "dev", host_end)
-        sh("ip", "link", "set", host_end, "up")
-        sh("ip", "-n", name, "addr", "add", "10.233.1.2/24", "dev", "eth0")
-        sh("ip", "-n", name, "link", "set", "eth0", "up")
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
-        sh("ip", "netns", "del", name)
+    host_end = f"tout{tag()}"
+    with pinned_netns(tmp_path / "outside.netns") as ns:
+        # Made inside, its peer sent out to the test's own namespace (the host's).
+        sh(
+            *in_netns(ns, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", host_end),
+            "netns",
+            str(os.getpid()),
+        )
+        try:
+            sh("ip", "addr", "add", "10.233.1.1/24", "dev", host_end)
+            sh("ip", "link", "set", host_end, "up")
+            sh(*in_netns(ns, "ip", "addr", "add", "10.233.1.2/24", "dev", "eth0"))
+            sh(*in_netns(ns, "ip", "link", "set", "eth0", "up"))
+            sh(*in_netns(ns, "ip", "link", "set", "lo", "up"))
+            yield ns
+        finally:
+            subprocess.run(["ip", "link", "del", host_end], capture_output=True)
 
 
 PEER_SERVER = """
@@ -176,7 +201,7 @@ def test_published_port_and_masquerade(make_bundle, net_clean, outside):
         assert tcp_read("127.0.0.1", port).strip() == "hello"  # from the host's loopback
         # From another namespace, to the host's address on its link.
         code = f"import socket; print(socket.create_connection(('10.233.1.1', {port}), 3).makefile().read())"
-        r = sh("ip", "netns", "exec", outside, sys.executable, "-c", code)
+        r = sh(*in_netns(outside, sys.executable, "-c", code))
         assert r.stdout.strip() == "hello"
         # A second container asking for the same port is refused, leaving nothing behind.
         c = make_bundle()
@@ -186,7 +211,7 @@ def test_published_port_and_masquerade(make_bundle, net_clean, outside):
         assert "already published" in r.stderr
         # Masquerade: the outside host sees the host's address, and answers.
         server = subprocess.Popen(
-            ["ip", "netns", "exec", outside, sys.executable, "-c", PEER_SERVER],
+            in_netns(outside, sys.executable, "-c", PEER_SERVER),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -405,26 +430,29 @@ def test_published_udp_port(bundle, net_clean):
             echo.wait()
 
 
-def test_join_a_named_network_namespace_by_path(bundle, net_clean):
-    """podman's way: a namespace pinned at /run/netns/NAME, wired beforehand
-    (here by the test: a veth with an address of its own)."""
-    name, host_end = f"t-ns-{tag()}", f"tns{tag()}"
-    sh("ip", "netns", "add", name)
-    try:
-        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth5", "netns", name)
-        sh("ip", "-n", name, "addr", "add", "10.232.12.2/24", "dev", "eth5")
-        namespaces = bundle.config["linux"]["namespaces"]
-        namespaces[:] = [n for n in namespaces if n["type"] != "network"]
-        namespaces.append({"type": "network", "path": f"/run/netns/{name}"})
-        r = bundle.run("ip", "addr", "show", "eth5")
-        assert r.returncode == 0 and "10.232.12.2/24" in r.stdout, r.stderr
-        # Our section cannot wire a namespace that is not the container's own.
-        network(bundle, veth={"addresses": ["10.232.12.3/24"]})
-        r = bundle.run("true")
-        assert r.returncode == 1 and "pycontainer.network" in r.stderr and "joined" in r.stderr, r.stderr
-    finally:
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
-        sh("ip", "netns", "del", name)
+def test_join_a_named_network_namespace_by_path(bundle, net_clean, tmp_path):
+    """podman's way: a namespace pinned at a path (podman's /run/netns/NAME),
+    wired beforehand (here by the test: a veth with an address of its own)."""
+    host_end = f"tns{tag()}"
+    with pinned_netns(tmp_path / "named.netns") as ns:
+        sh(
+            *in_netns(ns, "ip", "link", "add", "eth5", "type", "veth", "peer", "name", host_end),
+            "netns",
+            str(os.getpid()),
+        )
+        try:
+            sh(*in_netns(ns, "ip", "addr", "add", "10.232.12.2/24", "dev", "eth5"))
+            namespaces = bundle.config["linux"]["namespaces"]
+            namespaces[:] = [n for n in namespaces if n["type"] != "network"]
+            namespaces.append({"type": "network", "path": ns})
+            r = bundle.run("ip", "addr", "show", "eth5")
+            assert r.returncode == 0 and "10.232.12.2/24" in r.stdout, r.stderr
+            # Our section cannot wire a namespace that is not the container's own.
+            network(bundle, veth={"addresses": ["10.232.12.3/24"]})
+            r = bundle.run("true")
+            assert r.returncode == 1 and "pycontainer.network" in r.stderr and "joined" in r.stderr, r.stderr
+        finally:
+            subprocess.run(["ip", "link", "del", host_end], capture_output=True)
 
 
 def test_a_port_a_host_process_listens_on_is_refused(bundle, net_clean):
