@@ -70,6 +70,21 @@ def state_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("state")
 
 
+@pytest.fixture(scope="session")
+def installed_nsinit() -> str:
+    """This checkout's nsinit installed as scripts/install-nsinit installs it
+    (an absolute interpreter, -I -S, the package's directory written in), in
+    a directory of the session's own: no test depends on, or tests, whatever
+    an earlier setup left in /usr/local/bin.  Engines need such a path."""
+    top = tempfile.mkdtemp(prefix="pycontainer-nsinit-")
+    os.chmod(top, 0o755)
+    dest = os.path.join(top, "nsinit")
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(REPO / "src")}
+    subprocess.run(["sh", str(REPO / "scripts" / "install-nsinit"), dest], check=True, env=env)
+    yield dest
+    shutil.rmtree(top)
+
+
 ENGINE_FIXTURES = REPO / "tests" / "fixtures" / "engine-configs"
 
 
