@@ -3,11 +3,14 @@
 Each probe returns None when the feature is there, or the reason a test
 that needs it skips: a sentence naming the missing feature (and, where it
 helps, the package that brings it).  Probes look, and make nothing that
-outlives them.  ``require`` skips the calling test with that reason.
+outlives them; each answers once per session (a host's features do not
+change under a test run).  ``require`` skips the calling test with the
+reason.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -22,6 +25,7 @@ def require(reason: str | None) -> None:
         pytest.skip(reason)
 
 
+@functools.cache
 def command(name: str, package: str) -> str | None:
     if shutil.which(name) is None:
         return f"{name} is not installed (Debian package {package})"
@@ -40,6 +44,7 @@ def _probe_cgroup(hierarchy: str) -> list[str]:
         os.rmdir(probe)
 
 
+@functools.cache
 def blkio_weight() -> str | None:
     """``linux.resources.blockIO.weight`` needs an I/O scheduler with weights:
     CFQ (``blkio.weight``) or BFQ (``blkio.bfq.weight``) on cgroup v1, BFQ
@@ -82,6 +87,7 @@ def _schedulers() -> str:
     return ", ".join(found) or "none found"
 
 
+@functools.cache
 def link_type(kind: str) -> str | None:
     """Whether the kernel makes links of ``kind`` (``ip link add ... type
     KIND``): the dummy driver, for one, is not built into every kernel."""

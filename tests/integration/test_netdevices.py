@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from tests import features
 from tests.conftest import NSINIT
 
 pytestmark = pytest.mark.root
@@ -37,6 +38,7 @@ def veth():
     """A veth pair: ``name`` (to be moved) with 198.51.100.7/24 and
     2001:db8::7/64, MTU 1400 and its own MAC, up; its peer stays on the host
     with 198.51.100.8/24."""
+    features.require(features.link_type("veth"))
     name = f"tnd{uuid.uuid4().hex[:8]}"
     peer = name + "p"
     ip("link", "add", name, "mtu", "1400", "address", MAC, "type", "veth", "peer", "name", peer)

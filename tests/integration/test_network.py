@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import features
 from tests.conftest import NSINIT
 
 pytestmark = pytest.mark.root
@@ -32,7 +33,16 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def nft_tables() -> set[str]:
+    if features.command("nft", "nftables"):
+        return set()  # no nft, no tables of ours
     return set(sh("nft", "list", "tables").stdout.splitlines())
+
+
+def needs(*what: str) -> None:
+    """Skip unless the host has each: a link type the kernel makes ("veth",
+    "bridge"), or "nft" (for masquerade and published ports)."""
+    for name in what:
+        features.require(features.command("nft", "nftables") if name == "nft" else features.link_type(name))
 
 
 def netns_list() -> set[str]:
@@ -108,6 +118,7 @@ def tag() -> str:
 
 
 def test_two_containers_on_a_bridge_ping_and_talk_tcp(make_bundle, net_clean):
+    needs("veth", "bridge")
     bridge = f"tbr{tag()}"
     a, b = make_bundle(), make_bundle()
     network(
@@ -186,6 +197,7 @@ c, peer = s.accept(); c.sendall(peer[0].encode() + b"\\n"); c.close()
 
 
 def test_published_port_and_masquerade(make_bundle, net_clean, outside):
+    needs("veth", "bridge", "nft")
     a, b = make_bundle(), make_bundle()
     port = 20000 + int(tag(), 16) % 20000
     bridge = {"name": f"tbr{tag()}", "addresses": ["10.232.2.1/24"]}
@@ -227,6 +239,7 @@ def test_published_port_and_masquerade(make_bundle, net_clean, outside):
 
 
 def test_shared_namespace_and_links(make_bundle, net_clean):
+    needs("veth")
     a, b, c = make_bundle(), make_bundle(), make_bundle()
     network(a, veth={"addresses": ["10.232.4.2/24"], "hostAddresses": ["10.232.4.1/24"]})
     with Server(a):
@@ -242,6 +255,7 @@ def test_shared_namespace_and_links(make_bundle, net_clean):
 
 
 def test_net_devices_move_in_renamed_and_back(bundle, net_clean):
+    needs("veth")
     dummy = f"tdev{tag()}"  # a veth: this kernel has no dummy driver; a veth's end moves the same
     sh("ip", "link", "add", dummy, "type", "veth", "peer", "name", f"{dummy}p")
     try:
@@ -319,6 +333,7 @@ def test_a_failed_setup_leaves_nothing(bundle, net_clean):
     """The veth is made, then its IPv6 address fails (an MTU below IPv6's
     1280 leaves the interface without IPv6): the veth, the bridge and the
     state go."""
+    needs("veth", "bridge")
     bridge = f"tbr{tag()}"
     network(
         bundle,
@@ -361,6 +376,7 @@ def _remove_cgroups_named(name: str) -> None:
 def test_delete_force_cleans_the_network_after_a_crashed_create(bundle, net_clean, step):
     """nsinit dies at each step that made something on the host; the record
     written before anything was made lets delete --force remove it."""
+    needs("veth", "bridge", "nft")
     import shutil
 
     bridge = f"tbr{tag()}"
@@ -403,6 +419,7 @@ data, peer = s.recvfrom(100); s.sendto(data.upper(), peer)
 def test_published_udp_port(bundle, net_clean):
     """A UDP echo server of the test's own, in the container's network
     namespace (nsenter), answers a datagram sent to the host's 127.0.0.1."""
+    needs("veth", "nft")
     port = 20000 + int(tag(), 16) % 20000
     network(
         bundle,
@@ -433,6 +450,7 @@ def test_published_udp_port(bundle, net_clean):
 def test_join_a_named_network_namespace_by_path(bundle, net_clean, tmp_path):
     """podman's way: a namespace pinned at a path (podman's /run/netns/NAME),
     wired beforehand (here by the test: a veth with an address of its own)."""
+    needs("veth")
     host_end = f"tns{tag()}"
     with pinned_netns(tmp_path / "named.netns") as ns:
         sh(
@@ -456,6 +474,7 @@ def test_join_a_named_network_namespace_by_path(bundle, net_clean, tmp_path):
 
 
 def test_a_port_a_host_process_listens_on_is_refused(bundle, net_clean):
+    needs("nft")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
