@@ -79,8 +79,10 @@ def test_a_moved_device_keeps_its_configuration_and_gives_it_back(bundle, veth):
         assert subprocess.run(["ip", "link", "show", veth], capture_output=True).returncode != 0
         # The address works: the peer, still on the host, answers.
         assert "1 packets received" in bundle.exec_sh("ping -c1 -W2 198.51.100.8")
-        # What the container adds is its own business, not the host's.
+        # What the container adds is its own business, not the host's; and a
+        # rename inside does not keep the device from coming back.
         bundle.exec_sh("ip addr add 198.51.100.99/24 dev ctr0")
+        bundle.exec_sh("ip link set ctr0 down && ip link set ctr0 name renamed0")
     finally:
         r = nsinit(bundle, "delete", "--force", bundle.id)
     assert r.returncode == 0, r.stderr

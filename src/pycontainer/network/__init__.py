@@ -24,6 +24,7 @@ it (logged; left on, as other engines do: other containers may rely on it).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 
@@ -323,6 +324,10 @@ class Network:
             host.set_link(host.index(host_name), netns_fd=ns_fd, name=name)
             failpoints.reached("network.devices-moved")
             _configure(inside, name, self.device_config[host_name]["addresses"], up=True)
+            # Its index inside, for the way out: the container may rename the
+            # device, and give another of its own the name.
+            self.device_config[host_name]["index"] = inside.index(name)
+        self._write_record(init=self.init)
 
     def _veth(self, host, inside, ns_fd: int) -> None:
         """Called with the lock held (the bridge is shared)."""
@@ -536,7 +541,7 @@ def _devices_back(host, devices: dict, config: dict, state_dir: str, pid: int | 
     move (not what the container has since put on them) and the up state.
     Done while the container's network namespace lives (pinned in the state
     dir): a virtual device (a veth) is destroyed with it."""
-    from pycontainer.network.netlink import Netlink
+    from pycontainer.network.netlink import Netlink, NetlinkError
 
     ns_fd = _container_netns(state_dir, pid)
     if ns_fd is None:
@@ -545,11 +550,19 @@ def _devices_back(host, devices: dict, config: dict, state_dir: str, pid: int | 
     try:
         with Netlink(ns_fd) as inside:
             for host_name, name in devices.items():
-                found = inside.link(name)
-                if found is None:
-                    continue
-                inside.set_link(found["index"], netns_fd=host_ns, name=host_name)
                 saved = config.get(host_name) or {}
+                index = saved.get("index")
+                if index is None:  # a crash before the index was recorded: by name
+                    found = inside.link(name)
+                    if found is None:
+                        continue
+                    index = found["index"]
+                try:
+                    inside.set_link(index, netns_fd=host_ns, name=host_name)
+                except NetlinkError as e:
+                    if e.errno == errno.ENODEV:
+                        continue  # the container deleted it
+                    raise
                 _configure(host, host_name, saved.get("addresses", []), up=saved.get("up", False))
     finally:
         os.close(ns_fd)
