@@ -163,28 +163,33 @@ def in_netns(path: str, *argv: str) -> list[str]:
     return ["nsenter", f"--net={path}", *argv]
 
 
+@contextlib.contextmanager
+def netns_with_veth(path, inside: str, host_end: str) -> Iterator[str]:
+    """A pinned namespace (above) and a veth pair: ``inside`` in it,
+    ``host_end`` in the test's own namespace (the host's)."""
+    with pinned_netns(path) as ns:
+        # Made inside, its peer sent out (no clash with a host interface named as ``inside``).
+        link = in_netns(ns, "ip", "link", "add", inside, "type", "veth", "peer", "name", host_end)
+        sh(*link, "netns", str(os.getpid()))
+        try:
+            yield ns
+        finally:
+            subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+
+
 @pytest.fixture
 def outside(tmp_path):
     """An "outside" host: a network namespace of the test's own, reached
     through a veth (host 10.233.1.1, outside 10.233.1.2) and with no route to
     the containers' subnet: only masquerade gets their traffic answered."""
     host_end = f"tout{tag()}"
-    with pinned_netns(tmp_path / "outside.netns") as ns:
-        # Made inside, its peer sent out to the test's own namespace (the host's).
-        sh(
-            *in_netns(ns, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", host_end),
-            "netns",
-            str(os.getpid()),
-        )
-        try:
-            sh("ip", "addr", "add", "10.233.1.1/24", "dev", host_end)
-            sh("ip", "link", "set", host_end, "up")
-            sh(*in_netns(ns, "ip", "addr", "add", "10.233.1.2/24", "dev", "eth0"))
-            sh(*in_netns(ns, "ip", "link", "set", "eth0", "up"))
-            sh(*in_netns(ns, "ip", "link", "set", "lo", "up"))
-            yield ns
-        finally:
-            subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+    with netns_with_veth(tmp_path / "outside.netns", "eth0", host_end) as ns:
+        sh("ip", "addr", "add", "10.233.1.1/24", "dev", host_end)
+        sh("ip", "link", "set", host_end, "up")
+        sh(*in_netns(ns, "ip", "addr", "add", "10.233.1.2/24", "dev", "eth0"))
+        sh(*in_netns(ns, "ip", "link", "set", "eth0", "up"))
+        sh(*in_netns(ns, "ip", "link", "set", "lo", "up"))
+        yield ns
 
 
 PEER_SERVER = """
@@ -451,26 +456,17 @@ def test_join_a_named_network_namespace_by_path(bundle, net_clean, tmp_path):
     """podman's way: a namespace pinned at a path (podman's /run/netns/NAME),
     wired beforehand (here by the test: a veth with an address of its own)."""
     needs("veth")
-    host_end = f"tns{tag()}"
-    with pinned_netns(tmp_path / "named.netns") as ns:
-        sh(
-            *in_netns(ns, "ip", "link", "add", "eth5", "type", "veth", "peer", "name", host_end),
-            "netns",
-            str(os.getpid()),
-        )
-        try:
-            sh(*in_netns(ns, "ip", "addr", "add", "10.232.12.2/24", "dev", "eth5"))
-            namespaces = bundle.config["linux"]["namespaces"]
-            namespaces[:] = [n for n in namespaces if n["type"] != "network"]
-            namespaces.append({"type": "network", "path": ns})
-            r = bundle.run("ip", "addr", "show", "eth5")
-            assert r.returncode == 0 and "10.232.12.2/24" in r.stdout, r.stderr
-            # Our section cannot wire a namespace that is not the container's own.
-            network(bundle, veth={"addresses": ["10.232.12.3/24"]})
-            r = bundle.run("true")
-            assert r.returncode == 1 and "pycontainer.network" in r.stderr and "joined" in r.stderr, r.stderr
-        finally:
-            subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+    with netns_with_veth(tmp_path / "named.netns", "eth5", f"tns{tag()}") as ns:
+        sh(*in_netns(ns, "ip", "addr", "add", "10.232.12.2/24", "dev", "eth5"))
+        namespaces = bundle.config["linux"]["namespaces"]
+        namespaces[:] = [n for n in namespaces if n["type"] != "network"]
+        namespaces.append({"type": "network", "path": ns})
+        r = bundle.run("ip", "addr", "show", "eth5")
+        assert r.returncode == 0 and "10.232.12.2/24" in r.stdout, r.stderr
+        # Our section cannot wire a namespace that is not the container's own.
+        network(bundle, veth={"addresses": ["10.232.12.3/24"]})
+        r = bundle.run("true")
+        assert r.returncode == 1 and "pycontainer.network" in r.stderr and "joined" in r.stderr, r.stderr
 
 
 def test_a_port_a_host_process_listens_on_is_refused(bundle, net_clean):
