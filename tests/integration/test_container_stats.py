@@ -115,8 +115,8 @@ def test_blkio_stats_count_the_containers_reads(bundle, loop_device):
     host's cgroup file.
 
     On cgroup v1 without CFQ/BFQ (this machine's disks run mq-deadline) the
-    counts come from the throttle layer, which Linux 6.10 and later set up for
-    a device only once some cgroup has a throttle rule for it: a freshly made
+    counts come from the throttle layer, which recent kernels (6.18 here) set
+    up for a device only once some cgroup has a throttle rule for it: a freshly made
     loop device counts nothing without one.  So the container gets a rule far
     above what it reads (io.stat on cgroup v2 counts either way)."""
     st = os.stat(loop_device)

@@ -206,10 +206,10 @@ def _pids(paths: dict[str, str]) -> dict:
 # GetStats): BFQ with its debug files, BFQ, CFQ, then the throttle layer's
 # recursive files and its plain ones.  The first group whose first file has
 # entries is the one reported: without CFQ or BFQ (mq-deadline, none, kyber)
-# only the throttle layer's counters exist.  Since Linux 6.10 the throttle
-# layer starts counting a device's I/O only once some cgroup has a throttle
-# rule for it (blk-throttle is set up lazily), so without one its files hold
-# only "Total 0", for runc as for us.
+# only the throttle layer's counters exist.  Recent kernels (6.18 on the test
+# machines) set the throttle layer up for a device only once some cgroup has
+# a throttle rule for it, and it counts nothing before: without a rule its
+# files hold only "Total 0", for runc as for us.
 _BLKIO_V1_GROUPS = (
     (
         ("sectorsRecursive", "blkio.bfq.sectors_recursive"),
