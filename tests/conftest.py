@@ -57,6 +57,8 @@ def rootfs():
     resets /tmp/pytest-of-<user> to 0700 when another session starts), but a
     user-namespaced container's root is an unprivileged host uid that must be
     able to reach its rootfs."""
+    if shutil.which("busybox") is None and not os.path.exists("/bin/busybox"):
+        pytest.skip("busybox is not installed (Debian package busybox-static): no rootfs for containers")
     top = Path(tempfile.mkdtemp(prefix="pycontainer-rootfs-"))
     top.chmod(0o755)
     path = top / "rootfs"
@@ -68,6 +70,21 @@ def rootfs():
 @pytest.fixture(scope="session")
 def state_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+def installed_nsinit() -> str:
+    """This checkout's nsinit installed as scripts/install-nsinit installs it
+    (an absolute interpreter, -I -S, the package's directory written in), in
+    a directory of the session's own: no test depends on, or tests, whatever
+    an earlier setup left in /usr/local/bin.  Engines need such a path."""
+    top = tempfile.mkdtemp(prefix="pycontainer-nsinit-")
+    os.chmod(top, 0o755)
+    dest = os.path.join(top, "nsinit")
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(REPO / "src")}
+    subprocess.run(["sh", str(REPO / "scripts" / "install-nsinit"), dest], check=True, env=env)
+    yield dest
+    shutil.rmtree(top)
 
 
 ENGINE_FIXTURES = REPO / "tests" / "fixtures" / "engine-configs"

@@ -41,7 +41,7 @@ RUNTIME_FILES = {
     CONFIG_FILE: stat.S_ISREG,
     EXEC_FIFO: stat.S_ISFIFO,
 }
-NETWORK_FILES = ("network.json", "network.json.tmp", "hosts")
+NETWORK_FILES = ("network.json", "network.json.tmp", "hosts", "netns")  # netns: network.NETNS_PIN
 # The state holds process.env (passwords, tokens): only its owner may read it.
 ROOT_MODE = 0o711  # traversable: a user's tools may look up their own container by id
 DIR_MODE = 0o700

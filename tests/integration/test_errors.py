@@ -125,15 +125,9 @@ def test_zero_valued_resources_mean_unset(bundle):
     assert r.returncode == 0 and r.stderr == ""
 
 
-def test_installed_nsinit_runs_with_an_empty_environment(bundle):
+def test_installed_nsinit_runs_with_an_empty_environment(bundle, installed_nsinit):
     """Engines call the runtime with no PATH and no HOME."""
-    import os
-    import shutil
-
-    candidates = ["/usr/local/bin/nsinit", shutil.which("nsinit")]
-    installed = next((c for c in candidates if c and os.path.isfile(c) and "shims" not in c), None)
-    if installed is None:
-        pytest.skip("nsinit is not installed (scripts/install-nsinit)")
+    installed = installed_nsinit
     with open(installed) as f:
         first = f.readline()
     assert first.startswith("#!/") and "env " not in first  # an absolute interpreter

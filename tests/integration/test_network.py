@@ -7,6 +7,7 @@ podman's 10.88.0.0/16.  Every test checks the host is clean afterwards: links
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -14,9 +15,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
+from tests import features
 from tests.conftest import NSINIT
 
 pytestmark = pytest.mark.root
@@ -30,7 +33,16 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def nft_tables() -> set[str]:
+    if features.command("nft", "nftables"):
+        return set()  # no nft, no tables of ours
     return set(sh("nft", "list", "tables").stdout.splitlines())
+
+
+def needs(*what: str) -> None:
+    """Skip unless the host has each: a link type the kernel makes ("veth",
+    "bridge"), or "nft" (for masquerade and published ports)."""
+    for name in what:
+        features.require(features.command("nft", "nftables") if name == "nft" else features.link_type(name))
 
 
 def netns_list() -> set[str]:
@@ -106,6 +118,7 @@ def tag() -> str:
 
 
 def test_two_containers_on_a_bridge_ping_and_talk_tcp(make_bundle, net_clean):
+    needs("veth", "bridge")
     bridge = f"tbr{tag()}"
     a, b = make_bundle(), make_bundle()
     network(
@@ -131,24 +144,52 @@ def test_two_containers_on_a_bridge_ping_and_talk_tcp(make_bundle, net_clean):
     assert not os.path.exists(f"/sys/class/net/{bridge}")  # the last one out removed it
 
 
+@contextlib.contextmanager
+def pinned_netns(path) -> Iterator[str]:
+    """A new network namespace pinned by a bind mount on the file ``path``:
+    what ``ip netns add`` does, but under the test's own directory.  (``ip
+    netns`` first turns /run/netns into a mount point of its own, which a
+    fresh machine does not have and the host-clean check would see.)"""
+    path = str(path)
+    open(path, "w").close()
+    sh("unshare", f"--net={path}", "true")
+    try:
+        yield path
+    finally:
+        sh("umount", path)
+
+
+def in_netns(path: str, *argv: str) -> list[str]:
+    return ["nsenter", f"--net={path}", *argv]
+
+
+@contextlib.contextmanager
+def netns_with_veth(path, inside: str, host_end: str) -> Iterator[str]:
+    """A pinned namespace (above) and a veth pair: ``inside`` in it,
+    ``host_end`` in the test's own namespace (the host's)."""
+    with pinned_netns(path) as ns:
+        # Made inside, its peer sent out (no clash with a host interface named as ``inside``).
+        link = in_netns(ns, "ip", "link", "add", inside, "type", "veth", "peer", "name", host_end)
+        sh(*link, "netns", str(os.getpid()))
+        try:
+            yield ns
+        finally:
+            subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+
+
 @pytest.fixture
-def outside():
+def outside(tmp_path):
     """An "outside" host: a network namespace of the test's own, reached
     through a veth (host 10.233.1.1, outside 10.233.1.2) and with no route to
     the containers' subnet: only masquerade gets their traffic answered."""
-    name, host_end = f"t-out-{tag()}", f"tout{tag()}"
-    sh("ip", "netns", "add", name)
-    try:
-        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", name)
+    host_end = f"tout{tag()}"
+    with netns_with_veth(tmp_path / "outside.netns", "eth0", host_end) as ns:
         sh("ip", "addr", "add", "10.233.1.1/24", "dev", host_end)
         sh("ip", "link", "set", host_end, "up")
-        sh("ip", "-n", name, "addr", "add", "10.233.1.2/24", "dev", "eth0")
-        sh("ip", "-n", name, "link", "set", "eth0", "up")
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
-        sh("ip", "netns", "del", name)
+        sh(*in_netns(ns, "ip", "addr", "add", "10.233.1.2/24", "dev", "eth0"))
+        sh(*in_netns(ns, "ip", "link", "set", "eth0", "up"))
+        sh(*in_netns(ns, "ip", "link", "set", "lo", "up"))
+        yield ns
 
 
 PEER_SERVER = """
@@ -161,6 +202,7 @@ c, peer = s.accept(); c.sendall(peer[0].encode() + b"\\n"); c.close()
 
 
 def test_published_port_and_masquerade(make_bundle, net_clean, outside):
+    needs("veth", "bridge", "nft")
     a, b = make_bundle(), make_bundle()
     port = 20000 + int(tag(), 16) % 20000
     bridge = {"name": f"tbr{tag()}", "addresses": ["10.232.2.1/24"]}
@@ -176,7 +218,7 @@ def test_published_port_and_masquerade(make_bundle, net_clean, outside):
         assert tcp_read("127.0.0.1", port).strip() == "hello"  # from the host's loopback
         # From another namespace, to the host's address on its link.
         code = f"import socket; print(socket.create_connection(('10.233.1.1', {port}), 3).makefile().read())"
-        r = sh("ip", "netns", "exec", outside, sys.executable, "-c", code)
+        r = sh(*in_netns(outside, sys.executable, "-c", code))
         assert r.stdout.strip() == "hello"
         # A second container asking for the same port is refused, leaving nothing behind.
         c = make_bundle()
@@ -186,7 +228,7 @@ def test_published_port_and_masquerade(make_bundle, net_clean, outside):
         assert "already published" in r.stderr
         # Masquerade: the outside host sees the host's address, and answers.
         server = subprocess.Popen(
-            ["ip", "netns", "exec", outside, sys.executable, "-c", PEER_SERVER],
+            in_netns(outside, sys.executable, "-c", PEER_SERVER),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -202,6 +244,7 @@ def test_published_port_and_masquerade(make_bundle, net_clean, outside):
 
 
 def test_shared_namespace_and_links(make_bundle, net_clean):
+    needs("veth")
     a, b, c = make_bundle(), make_bundle(), make_bundle()
     network(a, veth={"addresses": ["10.232.4.2/24"], "hostAddresses": ["10.232.4.1/24"]})
     with Server(a):
@@ -217,6 +260,7 @@ def test_shared_namespace_and_links(make_bundle, net_clean):
 
 
 def test_net_devices_move_in_renamed_and_back(bundle, net_clean):
+    needs("veth")
     dummy = f"tdev{tag()}"  # a veth: this kernel has no dummy driver; a veth's end moves the same
     sh("ip", "link", "add", dummy, "type", "veth", "peer", "name", f"{dummy}p")
     try:
@@ -294,6 +338,7 @@ def test_a_failed_setup_leaves_nothing(bundle, net_clean):
     """The veth is made, then its IPv6 address fails (an MTU below IPv6's
     1280 leaves the interface without IPv6): the veth, the bridge and the
     state go."""
+    needs("veth", "bridge")
     bridge = f"tbr{tag()}"
     network(
         bundle,
@@ -336,6 +381,7 @@ def _remove_cgroups_named(name: str) -> None:
 def test_delete_force_cleans_the_network_after_a_crashed_create(bundle, net_clean, step):
     """nsinit dies at each step that made something on the host; the record
     written before anything was made lets delete --force remove it."""
+    needs("veth", "bridge", "nft")
     import shutil
 
     bridge = f"tbr{tag()}"
@@ -378,6 +424,7 @@ data, peer = s.recvfrom(100); s.sendto(data.upper(), peer)
 def test_published_udp_port(bundle, net_clean):
     """A UDP echo server of the test's own, in the container's network
     namespace (nsenter), answers a datagram sent to the host's 127.0.0.1."""
+    needs("veth", "nft")
     port = 20000 + int(tag(), 16) % 20000
     network(
         bundle,
@@ -405,29 +452,25 @@ def test_published_udp_port(bundle, net_clean):
             echo.wait()
 
 
-def test_join_a_named_network_namespace_by_path(bundle, net_clean):
-    """podman's way: a namespace pinned at /run/netns/NAME, wired beforehand
-    (here by the test: a veth with an address of its own)."""
-    name, host_end = f"t-ns-{tag()}", f"tns{tag()}"
-    sh("ip", "netns", "add", name)
-    try:
-        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth5", "netns", name)
-        sh("ip", "-n", name, "addr", "add", "10.232.12.2/24", "dev", "eth5")
+def test_join_a_named_network_namespace_by_path(bundle, net_clean, tmp_path):
+    """podman's way: a namespace pinned at a path (podman's /run/netns/NAME),
+    wired beforehand (here by the test: a veth with an address of its own)."""
+    needs("veth")
+    with netns_with_veth(tmp_path / "named.netns", "eth5", f"tns{tag()}") as ns:
+        sh(*in_netns(ns, "ip", "addr", "add", "10.232.12.2/24", "dev", "eth5"))
         namespaces = bundle.config["linux"]["namespaces"]
         namespaces[:] = [n for n in namespaces if n["type"] != "network"]
-        namespaces.append({"type": "network", "path": f"/run/netns/{name}"})
+        namespaces.append({"type": "network", "path": ns})
         r = bundle.run("ip", "addr", "show", "eth5")
         assert r.returncode == 0 and "10.232.12.2/24" in r.stdout, r.stderr
         # Our section cannot wire a namespace that is not the container's own.
         network(bundle, veth={"addresses": ["10.232.12.3/24"]})
         r = bundle.run("true")
         assert r.returncode == 1 and "pycontainer.network" in r.stderr and "joined" in r.stderr, r.stderr
-    finally:
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
-        sh("ip", "netns", "del", name)
 
 
 def test_a_port_a_host_process_listens_on_is_refused(bundle, net_clean):
+    needs("nft")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)

@@ -14,27 +14,62 @@ def fill(directory: Path, files: dict[str, str]) -> str:
     return str(directory)
 
 
-def test_blkio_v1_prefers_the_scheduler_files_and_falls_back_to_throttle(tmp_path):
+THROTTLE = {
+    "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n",
+    "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 1\nTotal 2\n",
+}
+
+
+def test_blkio_v1_without_cfq_or_bfq_reads_the_throttle_files(tmp_path):
+    """mq-deadline, kyber, none: the throttle layer's files are all there is."""
+    d = fill(tmp_path / "blkio", {**THROTTLE, "blkio.throttle.io_service_bytes": "8:0 Read 1\nTotal 1\n"})
+    out = stats.collect({"blkio": d})["blkio"]
+    assert out == {
+        "ioServiceBytesRecursive": [
+            {"major": 8, "minor": 0, "op": "Read", "value": 4096},
+            {"major": 8, "minor": 0, "op": "Write", "value": 512},
+            {"major": 8, "minor": 0, "op": "Total", "value": 4608},
+        ],
+        "ioServicedRecursive": [
+            {"major": 8, "minor": 0, "op": "Read", "value": 1},
+            {"major": 8, "minor": 0, "op": "Write", "value": 1},
+        ],
+    }  # no entries for the other keys: left out, as runc's omitempty
+
+
+def test_blkio_v1_prefers_the_schedulers_files(tmp_path):
+    cfq = {
+        "blkio.sectors_recursive": "8:0 9\n",
+        "blkio.io_serviced_recursive": "8:0 Read 7\nTotal 7\n",
+        "blkio.io_service_bytes_recursive": "8:0 Read 8192\nTotal 8192\n",
+        "blkio.io_queued_recursive": "Total 0\n",
+    }
+    out = stats.collect({"blkio": fill(tmp_path / "cfq", {**THROTTLE, **cfq})})["blkio"]
+    assert out["sectorsRecursive"] == [{"major": 8, "minor": 0, "op": "", "value": 9}]
+    assert out["ioServiceBytesRecursive"] == [{"major": 8, "minor": 0, "op": "Read", "value": 8192}]
+    assert "ioQueueRecursive" not in out
+    bfq = {
+        "blkio.bfq.io_serviced_recursive": "8:0 Read 3\nTotal 3\n",
+        "blkio.bfq.io_service_bytes_recursive": "8:0 Read 12288\nTotal 12288\n",
+    }
+    out = stats.collect({"blkio": fill(tmp_path / "bfq", {**THROTTLE, **cfq, **bfq})})["blkio"]
+    assert out == {
+        "ioServicedRecursive": [{"major": 8, "minor": 0, "op": "Read", "value": 3}],
+        "ioServiceBytesRecursive": [{"major": 8, "minor": 0, "op": "Read", "value": 12288}],
+    }
+
+
+def test_blkio_v1_without_the_recursive_files_reads_the_plain_ones(tmp_path):
     d = fill(
         tmp_path / "blkio",
         {
-            "blkio.io_service_bytes_recursive": "Total 0\n",
-            "blkio.throttle.io_service_bytes_recursive": (
-                "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n"
-            ),
-            "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 1\nTotal 2\n",
-            "blkio.sectors_recursive": "8:0 9\n",
+            "blkio.throttle.io_service_bytes_recursive": "Total 0\n",
+            "blkio.throttle.io_serviced": "8:0 Read 2\nTotal 2\n",
+            "blkio.throttle.io_service_bytes": "8:0 Read 8192\nTotal 8192\n",
         },
     )
     out = stats.collect({"blkio": d})["blkio"]
-    assert out["ioServiceBytesRecursive"] == [
-        {"major": 8, "minor": 0, "op": "Read", "value": 4096},
-        {"major": 8, "minor": 0, "op": "Write", "value": 512},
-        {"major": 8, "minor": 0, "op": "Total", "value": 4608},
-    ]
-    assert [e["op"] for e in out["ioServicedRecursive"]] == ["Read", "Write"]
-    assert out["sectorsRecursive"] == [{"major": 8, "minor": 0, "op": "", "value": 9}]
-    assert "ioQueueRecursive" not in out  # no entries: left out, as runc's omitempty
+    assert out["ioServiceBytesRecursive"] == [{"major": 8, "minor": 0, "op": "Read", "value": 8192}]
 
 
 def test_io_stat_v2(tmp_path):

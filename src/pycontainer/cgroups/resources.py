@@ -854,7 +854,10 @@ def _io_v2(ctx: _Context, d: str, b: BlockIO) -> None:
         if ctx.exists(d, "io.bfq.weight"):  # BFQ takes the v1 range as is
             ctx.write(d, "io.bfq.weight", str(b.weight), f"{at}.weight")
         else:
-            ctx.write(d, "io.weight", str(blkio_weight_to_io_weight(b.weight)), f"{at}.weight")
+            hint = ""
+            if not ctx.exists(d, "io.weight"):
+                hint = " (no io.weight or io.bfq.weight: no I/O weights from io.cost or the disks' scheduler)"
+            ctx.write(d, "io.weight", str(blkio_weight_to_io_weight(b.weight)), f"{at}.weight", hint)
     if b.leaf_weight:
         log.warning("%s.leafWeight: not supported by cgroup v2; ignored", at)
     if b.weight_device:

@@ -202,21 +202,47 @@ def _pids(paths: dict[str, str]) -> dict:
     return {"current": _int(d, "pids.current"), "limit": 0 if limit == _UNLIMITED else limit}
 
 
-# v1 blkio files -> runc's Blkio keys.  runc reads the CFQ/BFQ files
-# (blkio.io_service_bytes_recursive ...) first and falls back to the
-# throttle layer's, which every kernel keeps.
-_BLKIO_V1 = (
+# v1 blkio files -> runc's Blkio keys, in groups tried in runc's order (fs
+# GetStats): BFQ with its debug files, BFQ, CFQ, then the throttle layer's
+# recursive files and its plain ones.  The first group whose first file has
+# entries is the one reported: without CFQ or BFQ (mq-deadline, none, kyber)
+# only the throttle layer's counters exist.  Recent kernels (6.18 on the test
+# machines) set the throttle layer up for a device only once some cgroup has
+# a throttle rule for it, and it counts nothing before: without a rule its
+# files hold only "Total 0", for runc as for us.
+_BLKIO_V1_GROUPS = (
     (
-        "ioServiceBytesRecursive",
-        ("blkio.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive"),
+        ("sectorsRecursive", "blkio.bfq.sectors_recursive"),
+        ("ioServiceTimeRecursive", "blkio.bfq.io_service_time_recursive"),
+        ("ioWaitTimeRecursive", "blkio.bfq.io_wait_time_recursive"),
+        ("ioMergedRecursive", "blkio.bfq.io_merged_recursive"),
+        ("ioQueueRecursive", "blkio.bfq.io_queued_recursive"),
+        ("ioTimeRecursive", "blkio.bfq.time_recursive"),
+        ("ioServicedRecursive", "blkio.bfq.io_serviced_recursive"),
+        ("ioServiceBytesRecursive", "blkio.bfq.io_service_bytes_recursive"),
     ),
-    ("ioServicedRecursive", ("blkio.io_serviced_recursive", "blkio.throttle.io_serviced_recursive")),
-    ("ioQueueRecursive", ("blkio.io_queued_recursive",)),
-    ("ioServiceTimeRecursive", ("blkio.io_service_time_recursive",)),
-    ("ioWaitTimeRecursive", ("blkio.io_wait_time_recursive",)),
-    ("ioMergedRecursive", ("blkio.io_merged_recursive",)),
-    ("ioTimeRecursive", ("blkio.time_recursive",)),
-    ("sectorsRecursive", ("blkio.sectors_recursive",)),
+    (
+        ("ioServicedRecursive", "blkio.bfq.io_serviced_recursive"),
+        ("ioServiceBytesRecursive", "blkio.bfq.io_service_bytes_recursive"),
+    ),
+    (
+        ("sectorsRecursive", "blkio.sectors_recursive"),
+        ("ioServiceTimeRecursive", "blkio.io_service_time_recursive"),
+        ("ioWaitTimeRecursive", "blkio.io_wait_time_recursive"),
+        ("ioMergedRecursive", "blkio.io_merged_recursive"),
+        ("ioQueueRecursive", "blkio.io_queued_recursive"),
+        ("ioTimeRecursive", "blkio.time_recursive"),
+        ("ioServicedRecursive", "blkio.io_serviced_recursive"),
+        ("ioServiceBytesRecursive", "blkio.io_service_bytes_recursive"),
+    ),
+    (
+        ("ioServicedRecursive", "blkio.throttle.io_serviced_recursive"),
+        ("ioServiceBytesRecursive", "blkio.throttle.io_service_bytes_recursive"),
+    ),
+    (
+        ("ioServicedRecursive", "blkio.throttle.io_serviced"),
+        ("ioServiceBytesRecursive", "blkio.throttle.io_service_bytes"),
+    ),
 )
 # v2 io.stat keys -> (runc Blkio key, op), as runc's fs2 statIo.
 _IO_STAT = {
@@ -235,12 +261,17 @@ def _blkio(paths: dict[str, str]) -> dict:
     out: dict[str, list] = {}
     if "blkio" in paths:
         d = paths["blkio"]
-        for key, names in _BLKIO_V1:
-            for name in names:
+        for group in _BLKIO_V1_GROUPS:
+            (first_key, first_name), *rest = group
+            entries = _blkio_entries(_text(d, first_name))
+            if not entries:
+                continue
+            out[first_key] = entries
+            for key, name in rest:
                 entries = _blkio_entries(_text(d, name))
                 if entries:
                     out[key] = entries
-                    break
+            break
     elif "" in paths:
         for line in _text(paths[""], "io.stat").splitlines():
             device, *fields = line.split()

@@ -24,6 +24,7 @@ it (logged; left on, as other engines do: other containers may rely on it).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 
@@ -34,8 +35,14 @@ from pycontainer.network.config import SECTION, NetworkConfig, parse
 
 RECORD = "network.json"
 HOSTS = "hosts"
+# The container's network namespace, bind-mounted in the state dir while it
+# holds moved devices: a veth is destroyed with its namespace, so the
+# namespace must outlive the container's processes until delete gives the
+# devices back (``ip netns`` pins namespaces the same way, under /run/netns).
+NETNS_PIN = "netns"
 LOCK = "/run/lock/pycontainer-network.lock"
 BRIDGE_ALIAS = "pycontainer"  # marks a bridge we made: the last container to leave removes it
+MS_BIND = 4096
 log = get_logger(__name__)
 
 
@@ -215,6 +222,9 @@ class Network:
         self.hosts: str | None = None
         self.state_dir = ""
         self.peer_ns_fd: int | None = None  # the shared network namespace (cfg.container), by fd
+        # Each moved device's configuration on the host, read before the move:
+        # it is given back to the device inside, and again on the way out.
+        self.device_config: dict[str, dict] = {}
 
     def close(self) -> None:
         """Close the shared namespace's fd once the init has joined it."""
@@ -241,6 +251,7 @@ class Network:
             ],
             "masquerade": [ipv4] if cfg.masquerade else [],
             "devices": {host: (d.name or host) for host, d in self.devices.items()},
+            "deviceConfig": self.device_config,
             "sharedWith": cfg.container,
         }
 
@@ -283,9 +294,13 @@ class Network:
         # Whoever cleans up after a crash from here on needs the init: moved
         # devices come back out of its namespace, and it must go.
         self.init = {"pid": pid, "startTime": process_start_time(pid)}
+        if self.devices:
+            self.device_config = _read_device_config(self.devices)
         self._write_record(init=self.init)
         ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
+            if self.devices:
+                _pin_netns(ns_fd, self.state_dir)
             with lock():
                 adding = None
                 if cfg.ports or cfg.masquerade:
@@ -315,16 +330,25 @@ class Network:
         try:
             with Netlink() as host, Netlink(ns_fd) as inside:
                 if self.devices:
-                    self._move_devices(host, ns_fd)
+                    self._move_devices(host, inside, ns_fd)
                 if self.cfg.veth is not None:
                     self._veth(host, inside, ns_fd)
         except NetlinkError as e:
             raise ContainerError(f"network setup: {e.strerror}") from None
 
-    def _move_devices(self, host, ns_fd: int) -> None:
+    def _move_devices(self, host, inside, ns_fd: int) -> None:
+        """runtime-spec 1.2: a moved device keeps its configuration.  The
+        kernel keeps its MTU and MAC, but a move takes it down and drops its
+        addresses: they are added again inside, and it is brought up."""
         for host_name, device in self.devices.items():
-            host.set_link(host.index(host_name), netns_fd=ns_fd, name=device.name or host_name, up=True)
+            name = device.name or host_name
+            host.set_link(host.index(host_name), netns_fd=ns_fd, name=name)
             failpoints.reached("network.devices-moved")
+            _configure(inside, name, self.device_config[host_name]["addresses"], up=True)
+            # Its index inside, for the way out: the container may rename the
+            # device, and give another of its own the name.
+            self.device_config[host_name]["index"] = inside.index(name)
+        self._write_record(init=self.init)
 
     def _veth(self, host, inside, ns_fd: int) -> None:
         """Called with the lock held (the bridge is shared)."""
@@ -409,9 +433,10 @@ def teardown(state_dir: str, pid: int | None = None, pidfd: int | None = None) -
             except ConfigError as e:
                 errors.append(str(e))
         with Netlink() as host:
-            if record.get("devices") and pid:
+            if record.get("devices"):
                 try:
-                    _devices_back(record["devices"], pid, pidfd)
+                    config = record.get("deviceConfig") or {}
+                    _devices_back(host, record["devices"], config, state_dir, pid, pidfd)
                 except (OSError, NetlinkError) as e:
                     errors.append(f"moving network devices back: {e}")
             if record.get("hostInterface"):
@@ -424,6 +449,8 @@ def teardown(state_dir: str, pid: int | None = None, pidfd: int | None = None) -
                 removing.finish()
             except ContainerError as e:
                 errors.append(str(e))
+    if not errors:  # the devices are back (or gone): the namespace may go
+        _unpin_netns(state_dir)
     for name in (RECORD, HOSTS, RECORD + ".tmp"):
         try:
             os.unlink(os.path.join(state_dir, name))
@@ -455,26 +482,108 @@ def clean_after_crash(state_dir: str) -> None:
             os.close(pidfd)
 
 
-def _devices_back(devices: dict, pid: int, pidfd: int | None = None) -> None:
-    """runtime-spec: moved devices return to the host, under their own names."""
-    from pycontainer.network.netlink import Netlink
+def _read_device_config(devices: dict) -> dict[str, dict]:
+    """Each device's addresses (those a user configured: permanent, global
+    scope) and whether it is up, read on the host before it moves."""
+    from pycontainer.network.netlink import Netlink, NetlinkError
+
+    out = {}
+    try:
+        with Netlink() as host:
+            for host_name in devices:
+                found = host.link(host_name)
+                if found is None:
+                    raise ContainerError(f'linux.netDevices["{host_name}"]: the interface is gone')
+                out[host_name] = {
+                    "addresses": host.addresses(found["index"], configured_only=True),
+                    "up": found["up"],
+                }
+    except NetlinkError as e:
+        raise ContainerError(f"network setup: {e.strerror}") from None
+    return out
+
+
+def _configure(nl, name: str, addresses: list[str], up: bool) -> None:
+    """Give the interface ``name`` its addresses again (a move drops them) and
+    its up state."""
+    import ipaddress
+
+    index = nl.index(name)
+    for address in addresses:
+        nl.add_address(index, ipaddress.ip_interface(address))
+    if up:
+        nl.set_link(index, up=True)
+
+
+def _pin_netns(ns_fd: int, state_dir: str) -> None:
+    """Bind-mount the namespace (by the fd already open on it: no pid to be
+    reused) on a file of the state dir."""
+    from pycontainer import syscalls
+
+    path = os.path.join(state_dir, NETNS_PIN)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+    syscalls.mount(f"/proc/self/fd/{ns_fd}", path, None, MS_BIND)
+
+
+def _unpin_netns(state_dir: str) -> None:
+    from pycontainer import syscalls
+
+    path = os.path.join(state_dir, NETNS_PIN)
+    if os.path.ismount(path):
+        syscalls.umount2(path, syscalls.MNT_DETACH)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _container_netns(state_dir: str, pid: int | None, pidfd: int | None = None) -> int | None:
+    """An fd on the container's network namespace: the pinned one, else the
+    live init's (through its pidfd when we hold one: the pid may have been
+    reused); None when neither is there (nothing left to give back)."""
     from pycontainer.state import open_namespace_of
 
+    path = os.path.join(state_dir, NETNS_PIN)
+    if os.path.ismount(path):
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    if pid and pidfd is not None:
+        return open_namespace_of(pidfd, pid, "net")
+    if pid:
+        return os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    return None
+
+
+def _devices_back(
+    host, devices: dict, config: dict, state_dir: str, pid: int | None, pidfd: int | None = None
+) -> None:
+    """runtime-spec: moved devices return to the host, under their own names,
+    with the configuration they came with: the addresses recorded before the
+    move (not what the container has since put on them) and the up state.
+    Done while the container's network namespace lives (pinned in the state
+    dir): a virtual device (a veth) is destroyed with it."""
+    from pycontainer.network.netlink import Netlink, NetlinkError
+
+    ns_fd = _container_netns(state_dir, pid, pidfd)
+    if ns_fd is None:
+        return
     host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if pidfd is None:
-            ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        else:
-            ns_fd = open_namespace_of(pidfd, pid, "net")
-    except BaseException:
-        os.close(host_ns)
-        raise
     try:
         with Netlink(ns_fd) as inside:
             for host_name, name in devices.items():
-                found = inside.link(name)
-                if found is not None:
-                    inside.set_link(found["index"], netns_fd=host_ns, name=host_name)
+                saved = config.get(host_name) or {}
+                index = saved.get("index")
+                if index is None:  # a crash before the index was recorded: by name
+                    found = inside.link(name)
+                    if found is None:
+                        continue
+                    index = found["index"]
+                try:
+                    inside.set_link(index, netns_fd=host_ns, name=host_name)
+                except NetlinkError as e:
+                    if e.errno == errno.ENODEV:
+                        continue  # the container deleted it
+                    raise
+                _configure(host, host_name, saved.get("addresses", []), up=saved.get("up", False))
     finally:
         os.close(ns_fd)
         os.close(host_ns)

@@ -65,6 +65,8 @@ def _messages():
 
 IFF_UP = 1
 IFA_F_NODAD = 0x02
+IFA_F_PERMANENT = 0x80
+RT_SCOPE_UNIVERSE = 0
 
 
 class NetlinkError(OSError):
@@ -169,6 +171,7 @@ class Netlink:
             "kind": info.get_attr("IFLA_INFO_KIND") if info is not None else None,
             "up": bool(answer["flags"] & IFF_UP),
             "mac": answer.get_attr("IFLA_ADDRESS"),
+            "mtu": answer.get_attr("IFLA_MTU"),
         }
 
     def index(self, name: str) -> int:
@@ -261,8 +264,11 @@ class Netlink:
         nl = self.m.netlink
         self.request(msg, self.m.rtnl.RTM_NEWROUTE, nl.NLM_F_CREATE | nl.NLM_F_EXCL)
 
-    def addresses(self, index: int) -> list[str]:
-        """The interface's addresses as "address/prefix"."""
+    def addresses(self, index: int, configured_only: bool = False) -> list[str]:
+        """The interface's addresses as "address/prefix".  ``configured_only``:
+        just the permanent ones of global scope, those a user configured (not
+        link-local, not from autoconfiguration or DHCP lifetimes): what
+        runtime-spec 1.2 says a moved network device keeps."""
         msg = self.m.ifaddrmsg()
         msg["family"] = 0
         raw = self.request(msg, self.m.rtnl.RTM_GETADDR, self.m.netlink.NLM_F_DUMP)
@@ -270,6 +276,12 @@ class Netlink:
         for chunk in raw:
             answer = self.m.ifaddrmsg(chunk)
             answer.decode()
-            if answer["index"] == index:
-                out.append(f"{answer.get_attr('IFA_ADDRESS')}/{answer['prefixlen']}")
+            if answer["index"] != index:
+                continue
+            flags = answer.get_attr("IFA_FLAGS") or answer["flags"]
+            if configured_only and (answer["scope"] != RT_SCOPE_UNIVERSE or not flags & IFA_F_PERMANENT):
+                continue
+            # IFA_LOCAL is the address itself (IFA_ADDRESS is the peer's on a point-to-point link).
+            address = answer.get_attr("IFA_LOCAL") or answer.get_attr("IFA_ADDRESS")
+            out.append(f"{address}/{answer['prefixlen']}")
         return out
