@@ -173,7 +173,9 @@ def test_exec_process_sees_only_its_stdio_and_no_runtime_fd_interpreter(hostile_
 
 def test_the_init_is_not_dumpable_while_created(bundle):
     """While the container is ``created`` its pid 1 is the runtime (the host's interpreter):
-    a process exec'd into it must not open /proc/1/exe, /proc/1/fd or /proc/1/map_files."""
+    a process exec'd into it must not open /proc/1/exe, /proc/1/fd or /proc/1/map_files.  The
+    init already has the process's credentials then (runc's order), the same uid and
+    capabilities as the exec'd process, so only its being non-dumpable keeps it out."""
     bundle.config["process"]["terminal"] = False
     # Names may be listed (the directories belong to root); the links may not be followed.
     script = (
