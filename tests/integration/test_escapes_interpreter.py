@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,55 @@ def test_the_trampoline_memfd_is_sealed_and_not_the_interpreter():
             fcntl.fcntl(fd, syscalls.F_ADD_SEALS, 0)  # F_SEAL_SEAL: no seal can be removed or added
     finally:
         os.close(fd)
+
+
+def _caps_after_exec(uid: int, caps: dict, target: str, through_trampoline: bool) -> list[str]:
+    """The Cap* lines of ``target /proc/self/status`` exec'd by the final step in a child."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.dup2(w, 1)
+            fd = syscalls.sealed_trampoline() if through_trampoline else -1
+            req = syscalls.ExecRequest(
+                path=target, argv=["cat", "/proc/self/status"], envp=[], uid=uid, gid=uid, groups=[],
+                capabilities=caps, trampoline_fd=fd,
+            )  # fmt: skip
+            syscalls.exec_final(req)
+        finally:
+            os._exit(99)
+    os.close(w)
+    out = b""
+    while chunk := os.read(r, 65536):
+        out += chunk
+    os.close(r)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    return [line for line in out.decode().splitlines() if line.startswith("Cap")]
+
+
+@pytest.mark.skipif(shutil.which("setcap") is None, reason="needs setcap (libcap2-bin) for file capabilities")
+def test_the_trampoline_changes_no_capability_set():
+    """Two execs (trampoline, then the program) must leave the same five sets as one, for
+    root and non-root, with and without inheritable and ambient capabilities, and for programs
+    with file capabilities (inheritable-based and permitted-based): runc dropped its runc-dmz
+    for a difference here (opencontainers/runc#4125)."""
+    top = Path(tempfile.mkdtemp(prefix="pycontainer-caps-"))  # reachable by uid 1000
+    try:
+        top.chmod(0o755)
+        targets = ["/bin/cat"]
+        for name, fcaps in (("cat-i", "cap_net_bind_service+ei"), ("cat-p", "cap_kill+ep")):
+            shutil.copy("/bin/cat", top / name)
+            subprocess.run(["setcap", fcaps, str(top / name)], check=True)
+            targets.append(str(top / name))
+        some = (1 << 5) | (1 << 10) | (1 << 12)  # CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN
+        for target in targets:
+            for uid in (0, 1000):
+                for inheritable, ambient in ((0, 0), (some, 0), (some, 1 << 5)):
+                    caps = {"bounding": some, "effective": some, "permitted": some}
+                    caps |= {"inheritable": inheritable, "ambient": ambient}
+                    direct = _caps_after_exec(uid, caps, target, through_trampoline=False)
+                    via = _caps_after_exec(uid, caps, target, through_trampoline=True)
+                    assert via == direct, (target, uid, inheritable, ambient)
+    finally:
+        shutil.rmtree(top)
