@@ -96,15 +96,18 @@ class HookError(ContainerError):
         super().__init__(message)
 
 
-def run_hooks(hooks: list, state: dict, phase: str) -> None:
+def run_hooks(hooks: list, state: dict, phase: str, trampoline_fd: int = -1) -> None:
     """Run ``hooks`` (the list of one lifecycle point) in order, each with
     ``state`` on stdin; the first failure raises :class:`HookError` and the
-    rest are not run.  Index ``i`` in messages is the position in the list."""
+    rest are not run.  Index ``i`` in messages is the position in the list.
+    ``trampoline_fd`` (startContainer, in the container): a sealed memfd of
+    pyc-trampoline each hook is exec'd through, so a hook path that is a
+    ``#!/proc/self/exe`` script never runs the host's interpreter."""
     if not hooks:
         return
     data = jsonio.dumps(state).encode()
     for index, hook in enumerate(hooks):
-        _run(hook, data, phase, index)
+        _run(hook, data, phase, index, trampoline_fd)
 
 
 def run_hook(hook, state: dict, *, phase: str, index: int) -> None:
@@ -119,7 +122,7 @@ def run_hook(hook, state: dict, *, phase: str, index: int) -> None:
 # --- the work ----------------------------------------------------------------------------------------
 
 
-def _run(hook, data: bytes, phase: str, index: int) -> None:
+def _run(hook, data: bytes, phase: str, index: int, trampoline_fd: int = -1) -> None:
     path = hook.path
     argv = list(hook.args or ()) or [path]
     timeout = hook.timeout
@@ -156,7 +159,7 @@ def _run(hook, data: bytes, phase: str, index: int) -> None:
         except OSError as e:
             raise fail(f"fork: {e.strerror}", errno=e.errno) from None
         if pid == 0:
-            _child(in_r, out_w, err_w, exec_w, max_fd, path, argv, env, restore)  # never returns
+            _child(in_r, out_w, err_w, exec_w, max_fd, path, argv, env, restore, trampoline_fd)  # no return
 
         for fd in (in_r, out_w, err_w, exec_w):
             _close(fd, fds)
@@ -220,10 +223,12 @@ def _pipes(fds: set[int]) -> tuple[int, ...]:
     return tuple(ends)
 
 
-def _child(in_r, out_w, err_w, exec_w, max_fd, path, argv, env, restore) -> None:
+def _child(in_r, out_w, err_w, exec_w, max_fd, path, argv, env, restore, trampoline_fd=-1) -> None:
     """In the forked child: stdio onto the pipes, every other fd closed (but
-    the exec-status pipe, close-on-exec), signals at their defaults, execve;
-    on failure the errno to the exec-status pipe, then exit 127."""
+    the exec-status pipe, close-on-exec, and the trampoline), signals at their
+    defaults, execve; on failure the errno to the exec-status pipe, then exit
+    127.  Through the trampoline, the exec-status pipe stays open across its
+    exec: the trampoline writes the errno of the hook's execve there."""
     code = errno.EINVAL
     try:
         try:
@@ -232,13 +237,17 @@ def _child(in_r, out_w, err_w, exec_w, max_fd, path, argv, env, restore) -> None
             os.dup2(err_w, 2)
             # Only 0-2 go to the hook, as with runc (its Go fds are all close-on-exec):
             # inheritable fds of the caller's, e.g. preserved for the container, do not.
-            os.closerange(3, exec_w)
-            os.closerange(exec_w + 1, max_fd)
+            keep = sorted({exec_w, trampoline_fd} - {-1})
+            for low, high in zip([3] + [fd + 1 for fd in keep], keep + [max_fd], strict=True):
+                os.closerange(low, high)
             try:
                 for sig in restore:
                     signals.set_handler(sig, signals.SIG_DFL)
             except (OSError, ValueError):
                 pass
+            if trampoline_fd >= 0:
+                os.set_inheritable(exec_w, True)  # the trampoline makes it close-on-exec again
+                os.execve(trampoline_fd, [path, str(exec_w), *argv], env)  # execveat(fd, "", AT_EMPTY_PATH)
             os.execve(path, argv, env)
         except OSError as e:
             code = e.errno or errno.EINVAL

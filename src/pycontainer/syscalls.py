@@ -215,6 +215,9 @@ class ExecRequest:
         "no_new_privs",
         "seccomp_filter",
         "seccomp_flags",
+        "trampoline_fd",
+        "credentials_applied",
+        "_keep",
     )
 
     def __init__(
@@ -231,17 +234,46 @@ class ExecRequest:
         no_new_privs: bool = False,
         seccomp_filter: bytes = b"",
         seccomp_flags: int = 0,
+        trampoline_fd: int = -1,
     ) -> None:
         self.path, self.argv, self.envp, self.close_from = path, argv, envp, close_from
         self.uid, self.gid, self.groups = uid, gid, groups
         self.capabilities, self.last_cap, self.no_new_privs = capabilities, last_cap, no_new_privs
         self.seccomp_filter, self.seccomp_flags = seccomp_filter, seccomp_flags
+        # A sealed_trampoline() fd: execveat that, which execs ``path`` (see trampoline.c).
+        self.trampoline_fd = trampoline_fd
+        self.credentials_applied = False
+        self._keep: list = []  # cdata that must stay alive until execve
+
+
+def apply_credentials(req: ExecRequest) -> None:
+    """The first half of the final step, with no Python in between: seccomp,
+    the capability sets, groups, gid and uid, no_new_privs (runc's
+    finalizeNamespace and seccomp).  Whatever runs after it (startContainer
+    hooks) runs with the process's credentials.  Ids above 2147483647 are
+    refused by the C core itself.  Raises OSError naming the failing step."""
+    e = _exec_struct(req)
+    step = ffi.new("const char **")
+    if lib.pyc_apply_credentials(e, step) < 0:
+        raise _fail(ffi.string(step[0]).decode())
+    req.credentials_applied = True
 
 
 def exec_final(req: ExecRequest) -> None:
-    """Set ids, drop capabilities, no_new_privs, seccomp, mark fds close-on-exec
-    and execve, with no Python in between.  Returns only by raising OSError."""
-    keep: list = []  # the cdata must stay alive until execve
+    """Apply the credentials (unless apply_credentials did), close every fd
+    from ``close_from`` on, reset signals and exec, through the trampoline
+    when the request has one.  Returns only by raising OSError."""
+    if not req.credentials_applied:
+        apply_credentials(req)
+    e = _exec_struct(req)
+    step = ffi.new("const char **")
+    lib.pyc_exec(e, step)
+    raise _fail(ffi.string(step[0]).decode())
+
+
+def _exec_struct(req: ExecRequest):
+    """The request as a struct pyc_exec (kept alive by ``req``)."""
+    keep = req._keep
     e = ffi.new("struct pyc_exec *")
     keep.append(e)
 
@@ -255,9 +287,13 @@ def exec_final(req: ExecRequest) -> None:
     path = ffi.new("char[]", os.fsencode(req.path))
     keep.append(path)
     e.path = path
-    e.argv = cstr_array(req.argv)
+    argv = req.argv
+    if req.trampoline_fd >= 0:
+        argv = [req.path, "-", *argv]  # the trampoline's: PATH ERRFD ARGV... (errors to stderr)
+    e.argv = cstr_array(argv)
     e.envp = cstr_array(req.envp)
     e.close_from = req.close_from
+    e.trampoline_fd = req.trampoline_fd
     if req.uid is not None:
         e.set_ids = 1
         e.uid, e.gid = req.uid, req.gid
@@ -282,6 +318,45 @@ def exec_final(req: ExecRequest) -> None:
         e.seccomp_filter = buf
         e.seccomp_len = len(req.seccomp_filter) // 8
         e.seccomp_flags = req.seccomp_flags
-    step = ffi.new("const char **")
-    lib.pyc_exec(e, step)
-    raise _fail(ffi.string(step[0]).decode())
+    return e
+
+
+# -- the exec trampoline (CVE-2019-5736) ---------------------------------------------------------
+
+TRAMPOLINE = os.path.join(os.path.dirname(__file__), "_native", "pyc-trampoline")
+MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_EXEC = 0x1, 0x2, 0x10
+F_ADD_SEALS, F_GET_SEALS = 1033, 1034
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_EXEC = 0x1, 0x2, 0x4, 0x8, 0x20
+SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+
+
+def sealed_trampoline() -> int:
+    """A close-on-exec memfd holding pyc-trampoline, sealed against every
+    change (and against chmod where the kernel has F_SEAL_EXEC): what a
+    container process is exec'd from, so it never runs or holds the host's
+    interpreter.  Read from the package before any namespace is joined."""
+    import fcntl  # a C module, already loaded by os users; cheap
+
+    try:
+        with open(TRAMPOLINE, "rb") as f:
+            code = f.read()
+    except OSError as e:
+        hint = "(built by pip install . or setup.py build_ext)"
+        raise OSError(e.errno, f"{TRAMPOLINE}: {e.strerror} {hint}") from None
+    flags = MFD_CLOEXEC | MFD_ALLOW_SEALING
+    try:
+        fd = os.memfd_create("pyc-trampoline", flags | MFD_EXEC)  # vm.memfd_noexec=1 needs it
+    except OSError:
+        fd = os.memfd_create("pyc-trampoline", flags)  # Linux < 6.3: MFD_EXEC unknown
+    try:
+        os.fchmod(fd, 0o555)
+        if os.write(fd, code) != len(code):
+            raise OSError(5, "pyc-trampoline: short write to its memfd")
+        try:
+            fcntl.fcntl(fd, F_ADD_SEALS, SEALS | F_SEAL_EXEC)
+        except OSError:
+            fcntl.fcntl(fd, F_ADD_SEALS, SEALS)  # Linux < 6.3: no F_SEAL_EXEC
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -39,9 +39,6 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -199,18 +196,24 @@ static int capset_v3(uint64_t effective, uint64_t permitted, uint64_t inheritabl
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
-/* Mark every fd >= from close-on-exec.  Not closed outright: the init's sync
- * socket must outlive a failing execve so the error can still be reported. */
-static int cloexec_from(int from)
+/* Close every fd >= from but `keep` (-1: none).  Closed, not only marked
+ * close-on-exec: no /proc/self/fd/N may name a runtime file while the kernel
+ * resolves the program and its "#!" interpreter (CVE-2024-21626). */
+static int close_from(int from, int keep)
 {
-    if (syscall(SYS_close_range, (unsigned int)from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-        return 0;
-    long max = sysconf(_SC_OPEN_MAX);
-    for (int fd = from; fd < max; fd++) {
-        int fl = fcntl(fd, F_GETFD);
-        if (fl >= 0 && fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-            return -1;
+    unsigned int first = (unsigned int)from;
+    if (keep >= from) {
+        if (keep > from && syscall(SYS_close_range, first, (unsigned int)keep - 1, 0) < 0)
+            goto loop;
+        first = (unsigned int)keep + 1;
     }
+    if (syscall(SYS_close_range, first, ~0U, 0) == 0)
+        return 0;
+loop:;  /* no close_range (Linux < 5.9), or a seccomp profile refusing it */
+    long max = sysconf(_SC_OPEN_MAX);
+    for (int fd = from; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
     return 0;
 }
 
@@ -228,15 +231,26 @@ static int load_seccomp(const struct pyc_exec *e)
         }                           \
     } while (0)
 
-/* The container process's last steps, in runc's order (finalizeNamespace and
- * the standard init): no Python runs between them.
+/* The container process's credentials, in runc's order (finalizeNamespace
+ * and the standard init): no Python runs between these steps.  Python may run
+ * after them (startContainer hooks get the process's credentials), then
+ * pyc_exec.
  *
- * Seccomp goes last, right before execve, when no_new_privs is set; without
- * no_new_privs loading a filter needs CAP_SYS_ADMIN, so it must go in before
- * the capabilities are dropped (runc does the same). */
-int pyc_exec(const struct pyc_exec *e, const char **failed_step)
+ * Seccomp goes last when no_new_privs is set; without no_new_privs loading a
+ * filter needs CAP_SYS_ADMIN, so it must go in before the capabilities are
+ * dropped (runc does the same). */
+int pyc_apply_credentials(const struct pyc_exec *e, const char **failed_step)
 {
-    STEP("close_range", cloexec_from(e->close_from));
+    /* (uid_t)-1 means "leave unchanged" to setresuid: a uid of 4294967295
+     * would keep root.  runc's range, whatever the caller checked. */
+    int ids_ok = e->uid <= 2147483647U && e->gid <= 2147483647U;
+    for (int i = 0; e->set_groups && i < e->ngroups; i++)
+        ids_ok = ids_ok && e->groups[i] <= 2147483647U;
+    if (e->set_ids && !ids_ok) {
+        errno = EINVAL;
+        *failed_step = "uids and gids must be in range 0-2147483647";
+        return -1;
+    }
 
     if (e->seccomp_len && !e->no_new_privs)
         STEP("seccomp", load_seccomp(e));
@@ -273,6 +287,16 @@ int pyc_exec(const struct pyc_exec *e, const char **failed_step)
 
     if (e->seccomp_len && e->no_new_privs)
         STEP("seccomp", load_seccomp(e));
+    return 0;
+}
+
+/* The last step: close what is not passed on, default signals, execve.
+ * With a trampoline (a sealed memfd, see trampoline.c) the kernel runs that
+ * from its fd, so /proc/self/exe is never the host's interpreter while the
+ * user's program (and its "#!" interpreter) is looked up. */
+int pyc_exec(const struct pyc_exec *e, const char **failed_step)
+{
+    STEP("close_range", close_from(e->close_from, e->trampoline_fd));
 
     /* Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays
      * ignored across execve: give the program the default dispositions and
@@ -284,6 +308,11 @@ int pyc_exec(const struct pyc_exec *e, const char **failed_step)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
+    if (e->trampoline_fd >= 0) {
+        syscall(SYS_execveat, e->trampoline_fd, "", e->argv, e->envp, AT_EMPTY_PATH);
+        *failed_step = "execveat (the exec trampoline)";
+        return -1;
+    }
     execve(e->path, e->argv, e->envp);
     *failed_step = "execve";
     return -1;

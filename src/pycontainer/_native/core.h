@@ -3,10 +3,11 @@
 
 struct pyc_exec {
     const char *path;          /* absolute path of the program (already looked up) */
-    char *const *argv;         /* NULL-terminated */
+    char *const *argv;         /* NULL-terminated (with a trampoline: its argv, PATH ERRFD ARGV...) */
     char *const *envp;         /* NULL-terminated */
 
-    int close_from;            /* fds >= close_from get FD_CLOEXEC (3 + preserved fds) */
+    int close_from;            /* fds >= close_from are closed (3 + preserved fds) */
+    int trampoline_fd;         /* a sealed memfd of pyc-trampoline to execveat, or -1: execve path */
 
     int set_ids;               /* 1: setgroups/setresgid/setresuid below */
     int set_groups;            /* 0 where setgroups is denied (user ns with setgroups=deny) */
@@ -54,6 +55,7 @@ int pyc_prctl(int option, unsigned long arg2, unsigned long arg3,
               unsigned long arg4, unsigned long arg5);
 int pyc_capget(unsigned long long *effective, unsigned long long *permitted,
                unsigned long long *inheritable);
+int pyc_apply_credentials(const struct pyc_exec *e, const char **failed_step);
 int pyc_exec(const struct pyc_exec *e, const char **failed_step);
 
 /* idmapped mounts (mounts[].uidMappings/gidMappings) */

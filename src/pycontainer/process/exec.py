@@ -150,6 +150,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         # written first (the new process inherits it), as runc does.
         finalize.apply_oom_score_adj(cfg.process)
         syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+        # What the process is exec'd through, read before the mount namespace is joined.
+        trampoline = syscalls.sealed_trampoline()
         if cfg.process.terminal:
             from pycontainer import console
         labels = cfg.process.apparmor_profile or cfg.process.selinux_label
@@ -179,12 +181,14 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
             os.sched_setaffinity(0, final)
         finalize.enter_cwd(process.cwd)
         request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
+        request.trampoline_fd = trampoline
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now
         finalize.hand_seccomp_to_agent(request, channel)
-        channel.report_ready()
-        channel.close()
         if labels:
             lsm.apply_exec_labels(process)
+        syscalls.apply_credentials(request)  # a failure is reported over the channel
+        channel.report_ready()
+        channel.close()
         syscalls.exec_final(request)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
         if isinstance(exc, OSError) and not isinstance(exc, ContainerError):

@@ -22,8 +22,9 @@ from pycontainer.process.channel import Channel
 from pycontainer.process.parent import InitConfig
 
 
-def run_init(cfg: InitConfig, channel: Channel) -> None:
-    """The container's pid 1, from the parent's go to execve."""
+def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
+    """The container's pid 1, from the parent's go to execve.  ``trampoline``:
+    the sealed memfd the user's process is exec'd through (syscalls.sealed_trampoline)."""
     spec = cfg.spec
     process = spec.process
     # Imported only when needed, and before pivot_root: no imports after it.
@@ -35,6 +36,12 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         from pycontainer.security import lsm
     # Id maps written; the parent places us in our cgroups meanwhile.
     cfg.hook_state["pid"] = channel.wait_for_go()
+    # Not dumpable until execve: no process of the container may open this
+    # one's /proc/1/exe (the host's interpreter), fds or map_files while it
+    # waits as `created` (CVE-2019-5736).  Only now: the parent writes our id
+    # maps and oom_score_adj first, which a non-dumpable process's /proc files
+    # (owned by root) would refuse an unprivileged parent.
+    syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
     failpoints.reached("init.started")
     if cfg.plan.new_user:
         become_root_in_user_namespace()
@@ -78,20 +85,26 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     # oom_score_adj was written by the parent (parent.set_oom_score_adj).
     exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
 
+    exec_request.trampoline_fd = trampoline
+
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
     finalize.hand_seccomp_to_agent(exec_request, channel)
+    if process.apparmor_profile or process.selinux_label:
+        lsm.apply_exec_labels(process)  # for the next execve: the hooks' and ours (runc's order)
+    # The process's credentials now, as runc's finalizeNamespace: a failure
+    # fails `create`, and the startContainer hooks run with them.
+    syscalls.apply_credentials(exec_request)
     channel.report_ready()
     failpoints.reached("init.ready")
     wait_for_start(cfg.exec_fifo_fd)
     channel.close()
     failpoints.reached("init.start-received")
     if spec.hooks is not None and spec.hooks.start_container:
-        # In the container's namespaces, paths resolved in its root.
+        # In the container's namespaces, paths resolved in its root, with the
+        # process's credentials, exec'd through the trampoline as the process is.
         state = {**cfg.hook_state, "status": "created"}
-        hooks.run_hooks(spec.hooks.start_container, state, "startContainer")
-    if process.apparmor_profile or process.selinux_label:
-        lsm.apply_exec_labels(process)  # for the next execve: after the hooks, which must not get them
+        hooks.run_hooks(spec.hooks.start_container, state, "startContainer", trampoline_fd=trampoline)
     syscalls.exec_final(exec_request)  # returns only by raising
 
 
@@ -117,10 +130,12 @@ def child_main(cfg: InitConfig, channel: Channel) -> None:
     try:
         # Die with the parent while it is still setting us up.
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
+        # Read from the host's package now, before any namespace is joined.
+        trampoline = syscalls.sealed_trampoline()
         if cfg.plan.needs_two_steps and not become_init_two_steps(cfg, channel):
             code = 0
             return
-        run_init(cfg, channel)
+        run_init(cfg, channel, trampoline)
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
         if isinstance(exc, OSError) and not isinstance(exc, ContainerError):
             exc = ContainerError(f"unable to start container process: {exc}")
