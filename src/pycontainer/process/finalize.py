@@ -10,20 +10,28 @@ from __future__ import annotations
 import os
 import resource
 
-from pycontainer import namespaces, syscalls
+from pycontainer import syscalls
 from pycontainer.errors import ContainerError, ExecutableNotFound
 from pycontainer.securejoin import open_in_root
 from pycontainer.security import capabilities
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # pragma: no cover
+    from pycontainer.process.parent import HostFacts
+
 UNABLE = "unable to start container process: "  # runc's wording, which engines match on
 
 
-def prepare(process, preserve_fds: int = 0, seccomp=None, oom_score_adj: bool = True) -> syscalls.ExecRequest:
+def prepare(
+    process, host: HostFacts, preserve_fds: int = 0, seccomp=None, oom_score_adj: bool = True
+) -> syscalls.ExecRequest:
     """Everything but the final step, in the process's cwd: find the program
     (now, so a missing one fails ``create`` or ``exec`` with a clear error),
     rlimits, oom_score_adj, umask; returns the final step's request (ids,
-    capabilities, no_new_privs, the seccomp filter compiled in the parent)."""
-    request = _exec_request(process, preserve_fds)
+    capabilities, no_new_privs, the seccomp filter compiled in the parent).
+    What it needs to know about the host comes from ``host``, read by the
+    parent: nothing here reads the container's /proc."""
+    request = _exec_request(process, host, preserve_fds)
     if seccomp is not None:
         request.seccomp_filter, request.seccomp_flags = seccomp.bpf, seccomp.flags
     apply_rlimits(process)
@@ -84,12 +92,12 @@ def enter_cwd(cwd: str) -> None:
         raise ContainerError(f"process.cwd {cwd}: outside the container's root") from None
 
 
-def _exec_request(process, preserve_fds: int) -> syscalls.ExecRequest:
+def _exec_request(process, host: HostFacts, preserve_fds: int) -> syscalls.ExecRequest:
     env = list(process.env)
     path = find_executable(process.args[0], env)
     user = process.user
-    caps = capabilities.masks(process.capabilities) if process.capabilities is not None else None
-    groups = list(user.additional_gids) if namespaces.setgroups_allowed() else None
+    caps = capabilities.masks(process.capabilities, host.last_cap)
+    groups = list(user.additional_gids) if host.setgroups_allowed else None
     return syscalls.ExecRequest(
         path=path,
         argv=list(process.args),
@@ -99,7 +107,7 @@ def _exec_request(process, preserve_fds: int) -> syscalls.ExecRequest:
         gid=user.gid,
         groups=groups,
         capabilities=caps,
-        last_cap=capabilities.last_cap(),
+        last_cap=host.last_cap,
         no_new_privs=process.no_new_privileges,
     )
 

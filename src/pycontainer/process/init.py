@@ -34,7 +34,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     if process.apparmor_profile or process.selinux_label:
         from pycontainer.security import lsm
     # Id maps written; the parent places us in our cgroups meanwhile.
-    cfg.hook_state["pid"] = channel.wait_for_go()
+    cfg.hook_state["pid"], cfg.host.setgroups_allowed = channel.wait_for_go()
     failpoints.reached("init.started")
     if cfg.plan.new_user:
         become_root_in_user_namespace()
@@ -76,7 +76,7 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
     finalize.enter_cwd(process.cwd)
     # Finds args[0] now, so a missing program fails create, as with runc.
     # oom_score_adj was written by the parent (parent.set_oom_score_adj).
-    exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
+    exec_request = finalize.prepare(process, cfg.host, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
 
     # From here on we outlive `nsinit create`, which exits once we are ready.
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
@@ -91,7 +91,8 @@ def run_init(cfg: InitConfig, channel: Channel) -> None:
         state = {**cfg.hook_state, "status": "created"}
         hooks.run_hooks(spec.hooks.start_container, state, "startContainer")
     if process.apparmor_profile or process.selinux_label:
-        lsm.apply_exec_labels(process)  # for the next execve: after the hooks, which must not get them
+        # For the next execve: after the hooks, which must not get them.
+        lsm.apply_exec_labels(process, own_apparmor_attr=cfg.host.apparmor_own_attr)
     syscalls.exec_final(exec_request)  # returns only by raising
 
 
