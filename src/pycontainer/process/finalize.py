@@ -93,15 +93,19 @@ def enter_cwd(cwd: str) -> None:
 
 
 def _exec_request(process, host: HostFacts, preserve_fds: int) -> syscalls.ExecRequest:
-    env = list(process.env)
-    path = find_executable(process.args[0], env)
+    """The final step's request, with argv, env and the program's path already
+    C strings: whatever cannot be one fails here, before ``ready``, not in the
+    final step after ``create`` has reported success."""
+    argv = c_strings(process.args, "process.args")
+    envp = c_strings(process.env, "process.env")
+    path = os.fsencode(find_executable(process.args[0], list(process.env)))
     user = process.user
     caps = capabilities.masks(process.capabilities, host.last_cap)
     groups = list(user.additional_gids) if host.setgroups_allowed else None
     return syscalls.ExecRequest(
         path=path,
-        argv=list(process.args),
-        envp=env,
+        argv=argv,
+        envp=envp,
         close_from=3 + preserve_fds,
         uid=user.uid,
         gid=user.gid,
@@ -110,6 +114,21 @@ def _exec_request(process, host: HostFacts, preserve_fds: int) -> syscalls.ExecR
         last_cap=host.last_cap,
         no_new_privs=process.no_new_privileges,
     )
+
+
+def c_strings(values: list[str], field: str) -> list[bytes]:
+    """``values`` as the bytes execve gets (os.fsencode's), each checked:
+    a NUL would cut it short, a lone surrogate has no encoding."""
+    out = []
+    for i, value in enumerate(values):
+        try:
+            data = os.fsencode(value)
+        except UnicodeEncodeError as e:
+            raise ContainerError(f"{UNABLE}{field}[{i}]: {e.reason}") from None
+        if b"\0" in data:
+            raise ContainerError(f"{UNABLE}{field}[{i}]: can't contain null(\\x00)")
+        out.append(data)
+    return out
 
 
 def find_executable(name: str, env: list[str]) -> str:
@@ -194,13 +213,24 @@ def cpu_list(text: str) -> set[int]:
     return cpus
 
 
+# rlim_t is unsigned 64 bits and RLIM_INFINITY is its top (18446744073709551615, what engines
+# write for "unlimited"); Python's resource module takes C longs, with -1 for infinity.  A value
+# from 2**63 up cannot be a real limit: it is unlimited, as runc has it.
+RLIM_INFINITY_FROM = 2**63
+
+
+def rlimit_value(value: int) -> int:
+    """A config's rlimit value as resource.setrlimit takes it."""
+    return resource.RLIM_INFINITY if value >= RLIM_INFINITY_FROM else value
+
+
 def apply_rlimits(process) -> None:
     for i, rl in enumerate(process.rlimits):
         which = getattr(resource, rl.type, None)
         if which is None:
             raise ContainerError(f"process.rlimits[{i}].type: {rl.type} is not supported on this host")
         try:
-            resource.setrlimit(which, (rl.soft, rl.hard))
+            resource.setrlimit(which, (rlimit_value(rl.soft), rlimit_value(rl.hard)))
         except (OSError, ValueError) as e:
             raise ContainerError(
                 f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}"
