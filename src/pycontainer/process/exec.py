@@ -17,7 +17,7 @@ import os
 from pycontainer import failpoints, namespaces, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process.channel import Channel
-from pycontainer.process.parent import HostFacts, abandon
+from pycontainer.process.parent import HostFacts, abandon, log_unraisable_ambient
 
 # /proc/PID/ns names of the namespace types, in join order.
 NS_FILES = {
@@ -106,6 +106,7 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
     container's cgroups before it goes on.  Returns its host pid (our child)
     once it is about to exec.  On failure every process made here is killed
     and reaped."""
+    log_unraisable_ambient(cfg.process)
     parent_end, child_end = Channel.pair()
     helper = syscalls.clone(0)
     if helper == 0:

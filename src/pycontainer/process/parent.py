@@ -93,6 +93,22 @@ class InitConfig:
         self.host = HostFacts.of_this_host()  # in the parent, before the clone
 
 
+def log_unraisable_ambient(process) -> None:
+    """Say (at debug level, here in the parent: the init has no log) which ambient
+    capabilities the final step will not get raised."""
+    from pycontainer.security import capabilities
+
+    skipped = capabilities.unraisable_ambient(process.capabilities)
+    if skipped:
+        from pycontainer.log import get_logger
+
+        get_logger(__name__).debug(
+            "process.capabilities.ambient: %s not raised (an ambient capability must be both "
+            "permitted and inheritable; runc and crun go on without it)",
+            ", ".join(skipped),
+        )
+
+
 def open_exec_fifo(path: str) -> int:
     """The parent opens the exec fifo read+write and the init inherits it:
     holding a writer itself, the init's read in wait_for_start blocks until
@@ -112,6 +128,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
     every process made here is killed and reaped, and the error is raised."""
     linux = cfg.spec.linux
     plan = cfg.plan
+    log_unraisable_ambient(cfg.spec.process)
     parent_end, child_end = Channel.pair()
     pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
     if pid == 0:

@@ -93,5 +93,16 @@ def masks(capabilities, top: int) -> dict[str, int]:
     return {s: mask(getattr(capabilities, s) or [], top, f"process.capabilities.{s}") for s in SETS}
 
 
+def unraisable_ambient(capabilities) -> list[str]:
+    """The ambient capabilities the kernel will refuse to raise: only one both permitted and
+    inheritable can be.  The final step skips them, as runc and crun do (``runc spec`` writes
+    ambient capabilities without inheritable ones); the inheritable set stays exactly as
+    configured (CVE-2022-29162)."""
+    if capabilities is None:
+        return []
+    allowed = set(capabilities.permitted or []) & set(capabilities.inheritable or [])
+    return [name for name in capabilities.ambient or [] if name not in allowed]
+
+
 def names(bits: int) -> list[str]:
     return [name for i, name in enumerate(CAPABILITIES) if bits & (1 << i)]
