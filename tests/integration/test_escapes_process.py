@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -258,6 +259,23 @@ def test_hostile_configs_fail_create_naming_the_field(bundle, change, path, word
     assert f"{path}:" in r.stderr and words in r.stderr, r.stderr
     for python_words in ("Python int", "embedded null", "codec", "Traceback", "internal error"):
         assert python_words not in r.stderr
+    nothing_left(bundle)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop a capability")
+def test_a_capability_the_runtime_lacks_fails_create(bundle):
+    """capset can only keep what the runtime holds (root lacks CAP_SYS_RESOURCE on some hosts):
+    asked for one it lacks, the init failed after ``create`` reported ready and the container
+    went straight to stopped.  Now ``create`` fails with runc's "unable to apply caps"."""
+    caps = ["CAP_KILL", "CAP_SYS_NICE"]
+    bundle.config["process"]["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+    bundle.write()
+    argv = [*NSINIT, "--root", str(bundle.state_root), "create", "--bundle", str(bundle.path), bundle.id]
+    r = subprocess.run(
+        ["setpriv", "--bounding-set", "-sys_nice", *argv], capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 1
+    assert "unable to apply caps: process.capabilities.permitted: CAP_SYS_NICE not held" in r.stderr
     nothing_left(bundle)
 
 

@@ -101,6 +101,7 @@ def _exec_request(process, host: HostFacts, preserve_fds: int) -> syscalls.ExecR
     path = os.fsencode(find_executable(process.args[0], list(process.env)))
     user = process.user
     caps = capabilities.masks(process.capabilities, host.last_cap)
+    _check_held(caps["permitted"])
     groups = list(user.additional_gids) if host.setgroups_allowed else None
     return syscalls.ExecRequest(
         path=path,
@@ -114,6 +115,19 @@ def _exec_request(process, host: HostFacts, preserve_fds: int) -> syscalls.ExecR
         last_cap=host.last_cap,
         no_new_privs=process.no_new_privileges,
     )
+
+
+def _check_held(permitted: int) -> None:
+    """capset(2) can only keep what this process holds: a capability the runtime lacks (no
+    CAP_SYS_RESOURCE on some hosts) would fail the final step after ``ready``.  Fail now, as
+    runc fails ``create`` ("unable to apply caps")."""
+    _, held, _ = syscalls.capget()
+    missing = permitted & ~held
+    if missing:
+        raise ContainerError(
+            f"{UNABLE}unable to apply caps: process.capabilities.permitted: "
+            f"{', '.join(capabilities.names(missing))} not held by the runtime"
+        )
 
 
 def c_strings(values: list[str], field: str) -> list[bytes]:
