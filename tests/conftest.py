@@ -115,6 +115,16 @@ def status_field(text: str, name: str) -> str:
     raise AssertionError(f"{name} not in {text!r}")
 
 
+def all_capabilities() -> dict[str, list[str]]:
+    """``process.capabilities`` with every capability this process has (a config without any
+    gets none; one the runtime lacks, such as CAP_SYS_RESOURCE on some hosts, capset refuses)."""
+    from pycontainer.security.capabilities import names
+
+    with open("/proc/self/status") as f:
+        permitted = int(status_field(f.read(), "CapPrm"), 16)
+    return dict.fromkeys(("bounding", "effective", "permitted"), names(permitted))
+
+
 @dataclass
 class Result:
     returncode: int

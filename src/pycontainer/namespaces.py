@@ -147,7 +147,11 @@ def write_id_maps(pid: int, uid_mappings, gid_mappings) -> None:
         _write(f"{proc}/gid_map", format_id_map(gid_mappings))
 
 
-def setgroups_allowed(pid: int | str = "self") -> bool:
+def setgroups_allowed(pid: int) -> bool:
+    """Whether the user namespace of process ``pid`` (our child) allows
+    setgroups(2).  Read by the runtime from the host's /proc, never by the
+    container process: its /proc may be a file system of the container's
+    making (runc reads /proc/self/setgroups in the init)."""
     try:
         with open(f"/proc/{pid}/setgroups") as f:
             return f.read().strip() != "deny"

@@ -21,7 +21,7 @@ from pycontainer import Container, cgroups
 from pycontainer.cgroups import devicefilter
 from pycontainer.cgroups.resources import DEFAULT_DEVICE_RULES
 from pycontainer.spec.models import DeviceRule
-from tests.conftest import NSINIT
+from tests.conftest import NSINIT, all_capabilities
 
 pytestmark = pytest.mark.root
 
@@ -48,7 +48,8 @@ def test_denied_device_cannot_be_opened_and_update_replaces_the_program(bundle):
     if layout.unified is None:
         pytest.skip("no cgroup2 hierarchy on this host")
     bundle.config["process"]["args"] = ["/bin/sleep", "60"]
-    bundle.config["process"]["capabilities"] = None  # all caps: only the device rules stand in the way
+    # every capability: only the device rules stand in the way
+    bundle.config["process"]["capabilities"] = all_capabilities()
     bundle.write()
     with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:
         c.start()
@@ -100,7 +101,7 @@ def test_v2_create_and_update_attach_the_containers_program(bundle):
     if cgroups.detect().mode != "v2":
         pytest.skip("the container's own device program is attached on pure cgroup v2 hosts")
     bundle.config["process"]["args"] = ["/bin/sleep", "60"]
-    bundle.config["process"]["capabilities"] = None
+    bundle.config["process"]["capabilities"] = all_capabilities()
     bundle.config["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]
     bundle.config["linux"]["resources"] = {
         "devices": [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rwm"}]

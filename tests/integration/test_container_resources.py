@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pycontainer import cgroups
+from tests.conftest import all_capabilities
 
 pytestmark = [pytest.mark.root, pytest.mark.cgroup2]
 
@@ -65,7 +66,7 @@ def test_cgroup_namespace_and_mount_show_only_the_containers_subtree(bundle):
         if mount["type"] == "cgroup":
             mount["options"] = [o for o in mount["options"] if o != "ro"] + ["rw"]
     bundle.config["process"]["args"] = ["/bin/sleep", "60"]
-    bundle.config["process"]["capabilities"] = None  # CAP_SYS_ADMIN to mkdir in a cgroup hierarchy
+    bundle.config["process"]["capabilities"] = all_capabilities()  # CAP_SYS_ADMIN: mkdir in a cgroup
     bundle.write()
     pids = controller_dir("pids")
     with Container.create(bundle.id, bundle.path, root=bundle.state_root) as c:

@@ -14,7 +14,7 @@ import pytest
 
 from pycontainer import Container
 from tests import features
-from tests.conftest import NSINIT
+from tests.conftest import NSINIT, all_capabilities
 
 pytestmark = pytest.mark.root
 
@@ -186,7 +186,7 @@ def test_hugetlb_and_network_stats(bundle):
         for name in (os.listdir(pages) if os.path.isdir(pages) else [])
     )
     bundle.config["process"]["args"] = ["/bin/sleep", "60"]
-    bundle.config["process"]["capabilities"] = None  # ping needs CAP_NET_RAW
+    bundle.config["process"]["capabilities"] = all_capabilities()  # ping needs CAP_NET_RAW
     if sizes:  # a limit, so that the hugetlb controller is there even where it is v2-only (hybrid)
         bundle.config["linux"]["resources"] = {"hugepageLimits": [{"pageSize": sizes[0], "limit": 0}]}
     bundle.write()

@@ -276,10 +276,12 @@ int pyc_apply_credentials(const struct pyc_exec *e, const char **failed_step)
         STEP("capset", capset_v3(e->cap_effective, e->cap_permitted, e->cap_inheritable));
         STEP("prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
              prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+        /* A capability not both permitted and inheritable cannot be raised (EPERM); runc
+         * and crun go on without it, so `runc spec`'s config (ambient, no inheritable)
+         * runs.  The parent logs which ones (capabilities.unraisable_ambient). */
         for (int cap = 0; cap <= e->last_cap; cap++)
             if (e->cap_ambient & (1ULL << cap))
-                STEP("prctl(PR_CAP_AMBIENT_RAISE)",
-                     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
     }
 
     if (e->no_new_privs)

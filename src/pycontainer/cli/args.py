@@ -56,14 +56,41 @@ CREATE_FLAGS = [
     Flag("--no-new-keyring", "keep the caller's session keyring"),
     Flag("--preserve-fds", "pass this many extra fds (from 3) to the container", int, 0),
 ]
+
+
+def _id(text: str, flag: str) -> int:
+    """A uid or gid of ``exec``'s command line, in runc's range (4294967295 is (uid_t)-1, which
+    setresuid takes as "leave unchanged": it would keep the runtime's root)."""
+    from pycontainer.spec.validate import ID_MAX, ID_RANGE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise ArgumentError(f"{flag} {text!r}: expected a number ({ID_RANGE})") from None
+    if not 0 <= value <= ID_MAX:
+        raise ArgumentError(f"{flag} {text}: {ID_RANGE}")
+    return value
+
+
+def user_ids(text: str) -> tuple[int, int | None]:
+    """``--user uid[:gid]``; no gid: the process's own is kept (runc)."""
+    uid, colon, gid = text.partition(":")
+    return _id(uid, "--user"), _id(gid, "--user") if colon else None
+
+
+def group_id(text: str) -> int:
+    return _id(text, "--additional-gids")
+
+
 EXEC_FLAGS = [
     Flag("--process,-p", "a process.json with the whole process to run", str),
     Flag("--detach,-d", "return once the process runs"),
     Flag("--pid-file", "write the process's host pid here", str),
     Flag("--cwd", "working directory in the container", str),
     Flag("--env,-e", "set an environment variable (NAME=VALUE)", str, many=True),
-    Flag("--user,-u", "uid[:gid] in the container", str),
-    Flag("--additional-gids,-g", "an additional group id", int, many=True),
+    # (a function as value: it turns the text into the value, or raises ArgumentError)
+    Flag("--user,-u", "uid[:gid] in the container", user_ids),  # type: ignore[arg-type]
+    Flag("--additional-gids,-g", "an additional group id", group_id, many=True),  # type: ignore[arg-type]
     Flag("--cap,-c", "add a capability", str, many=True),
     Flag("--no-new-privs", "set no_new_privs"),
     Flag("--tty,-t", "allocate a terminal"),

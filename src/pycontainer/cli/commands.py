@@ -165,11 +165,10 @@ def _exec_in_container(args) -> int:
 def _exec_process(args, container):
     """The process to run: --process FILE, or the container's own process
     with CMD and the command line's overrides (runc's rules)."""
-    from pycontainer.security.capabilities import CAP_NUMBERS
     from pycontainer.spec import load_process
 
     if args.process:
-        return load_process(args.process)
+        return _checked(load_process(args.process))
     if not args.cmd:
         raise ContainerError("exec needs a command (or --process FILE)")
     process = container.config().process
@@ -183,24 +182,49 @@ def _exec_process(args, container):
             raise ContainerError(f"--env {item!r}: expected NAME=VALUE")
         process.env = [e for e in process.env if e.split("=", 1)[0] != name] + [item]
     if args.user:
-        uid, _, gid = args.user.partition(":")
-        try:
-            process.user.uid, process.user.gid = int(uid), int(gid or 0)
-        except ValueError:
-            raise ContainerError(f"--user {args.user!r}: expected uid[:gid] as numbers") from None
+        process.user.uid, gid = args.user
+        if gid is not None:
+            process.user.gid = gid
     if args.additional_gids:
         process.user.additional_gids = list(args.additional_gids)
     if args.no_new_privs:
         process.no_new_privileges = True
-    if args.cap and process.capabilities is not None:
-        for cap in args.cap:
-            cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
-            if cap not in CAP_NUMBERS:
-                raise ContainerError(f"--cap: unknown capability {cap!r}")
-            for name in ("bounding", "effective", "permitted", "inheritable", "ambient"):
-                current = getattr(process.capabilities, name)
-                if cap not in current:
-                    current.append(cap)
+    if args.cap:
+        _add_caps(process, args.cap)
+    return _checked(process)
+
+
+def _add_caps(process, caps: list[str]) -> None:
+    """runc exec --cap: to the bounding, effective and permitted sets; to the ambient one
+    only when the process has inheritable capabilities; never to the inheritable set
+    (CVE-2022-29162).  A process without capabilities starts from none."""
+    from pycontainer.security.capabilities import CAP_NUMBERS
+    from pycontainer.spec import Capabilities
+
+    if process.capabilities is None:
+        process.capabilities = Capabilities()
+    sets = ["bounding", "effective", "permitted"]
+    if process.capabilities.inheritable:
+        sets.append("ambient")
+    for cap in caps:
+        cap = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
+        if cap not in CAP_NUMBERS:
+            raise ContainerError(f"--cap: unknown capability {cap!r}")
+        for name in sets:
+            current = getattr(process.capabilities, name)
+            if cap not in current:
+                current.append(cap)
+
+
+def _checked(process):
+    """The process as validation sees it (a file of --process, or the container's process
+    with the command line's changes), so a bad one fails before anything is made."""
+    from pycontainer.errors import ConfigError
+    from pycontainer.spec import validate_process
+
+    problems = validate_process(process, "process")
+    if problems:
+        raise ConfigError(problems)
     return process
 
 
@@ -301,14 +325,20 @@ def cmd_update(args) -> int:
     send it), then the single-value flags on top."""
     import sys
 
+    from pycontainer.errors import ConfigError
     from pycontainer.spec import load_resources
+    from pycontainer.spec.load import parse_json, read_json
 
     data: dict = {}
     if args.resources == "-":
-        data = jsonio.loads(sys.stdin.read())
+        data = parse_json(sys.stdin.buffer.read(), "--resources - (stdin)")
     elif args.resources:
-        with open(args.resources) as f:
-            data = jsonio.loads(f.read())
+        try:
+            data = read_json(args.resources)
+        except ConfigError as e:
+            raise ConfigError(f"--resources: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--resources {args.resources}: expected a JSON object (linux.resources)")
     flags = {
         ("memory", "limit"): args.memory,
         ("memory", "swap"): args.memory_swap,

@@ -12,7 +12,9 @@ message                direction   meaning
 ``init_pid``           child->par  (two-step path) the host pid of the init
 ``go``                 par->init   the id maps are written (if any): set up the
                                    container (in parallel with the next step);
-                                   ``pid``: the init's host pid
+                                   ``pid``: the init's host pid; ``setgroups``:
+                                   whether its user namespace allows setgroups
+                                   (read by the parent from the host's /proc)
 ``in_cgroups``         par->init   the init is in its cgroups: it may now
                                    unshare its cgroup namespace and report ready
 ``create_runtime``     init->par  the init's mounts are made, before pivot_root:
@@ -123,9 +125,11 @@ class Channel:
     def report_init_pid(self, pid: int) -> None:
         self.send("init_pid", pid=pid)
 
-    def wait_for_go(self) -> int:
-        """Returns our host pid (for the state hooks get)."""
-        return self.expect("go")["pid"]
+    def wait_for_go(self) -> tuple[int, bool]:
+        """Returns our host pid (for the state hooks get) and whether our user
+        namespace allows setgroups."""
+        msg = self.expect("go")
+        return msg["pid"], msg["setgroups"]
 
     def wait_until_in_cgroups(self) -> None:
         if "in_cgroups" in self.early:
@@ -160,8 +164,8 @@ class Channel:
     def id_maps_written(self) -> None:
         self.send("idmap_written")
 
-    def go(self, init_pid: int) -> None:
-        self.send("go", pid=init_pid)
+    def go(self, init_pid: int, setgroups_allowed: bool) -> None:
+        self.send("go", pid=init_pid, setgroups=setgroups_allowed)
 
     def placed_in_cgroups(self) -> None:
         try:

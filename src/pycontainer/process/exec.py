@@ -17,7 +17,7 @@ import os
 from pycontainer import failpoints, namespaces, signals, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process.channel import Channel
-from pycontainer.process.parent import abandon
+from pycontainer.process.parent import HostFacts, abandon, log_unraisable_ambient
 
 # /proc/PID/ns names of the namespace types, in join order.
 NS_FILES = {
@@ -35,7 +35,16 @@ NS_FILES = {
 class ExecConfig:
     """What the new process needs, decided by the parent before the clone."""
 
-    __slots__ = ("process", "join", "preserve_fds", "seccomp", "console_fd", "seccomp_agent", "personality")
+    __slots__ = (
+        "process",
+        "join",
+        "preserve_fds",
+        "seccomp",
+        "console_fd",
+        "seccomp_agent",
+        "personality",
+        "host",
+    )
 
     def __init__(
         self,
@@ -54,6 +63,7 @@ class ExecConfig:
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
         self.preserve_fds = preserve_fds
         self.personality = None  # the container's linux.personality: exec'd processes run in it too
+        self.host = HostFacts.of_this_host()  # in the parent: the container may fake its /proc
 
 
 def namespaces_of_init(pidfd: int, pid: int) -> tuple[list[tuple[str, str]], list[int]]:
@@ -96,6 +106,7 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
     container's cgroups before it goes on.  Returns its host pid (our child)
     once it is about to exec.  On failure every process made here is killed
     and reaped."""
+    log_unraisable_ambient(cfg.process)
     parent_end, child_end = Channel.pair()
     helper = syscalls.clone(0)
     if helper == 0:
@@ -111,7 +122,7 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
         made.remove(helper)
         place_in_cgroups(pid)
         failpoints.reached("exec.process-in-cgroup")
-        parent_end.go(pid)
+        parent_end.go(pid, namespaces.setgroups_allowed(pid))
         parent_end.wait_for_ready(on_seccomp_fd=_agent_sender(cfg.seccomp_agent, pid))
         return pid
     except BaseException:
@@ -167,7 +178,7 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
             code = 0
             return
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
-        channel.wait_for_go()
+        _, cfg.host.setgroups_allowed = channel.wait_for_go()
         process = cfg.process
         if process.terminal:
             pty = console.open_pty("/", bind_console=False)  # on the container's devpts
@@ -177,15 +188,15 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         if affinity is not None and (affinity.final or affinity.initial):
             # In the container's cgroups now.  Without a final list, every cpu:
             # the kernel keeps those of the cgroup's cpuset.
-            final = finalize.cpu_list(affinity.final) if affinity.final else range(os.cpu_count() or 1)
+            final = finalize.cpu_list(affinity.final) if affinity.final else range(cfg.host.cpu_count)
             os.sched_setaffinity(0, final)
         finalize.enter_cwd(process.cwd)
-        request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
+        request = finalize.prepare(process, cfg.host, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
         request.trampoline_fd = trampoline
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)  # `exec -d` returns now
         finalize.hand_seccomp_to_agent(request, channel)
         if labels:
-            lsm.apply_exec_labels(process)
+            lsm.apply_exec_labels(process, own_apparmor_attr=cfg.host.apparmor_own_attr)
         syscalls.apply_credentials(request)  # a failure is reported over the channel
         channel.report_ready()
         channel.close()

@@ -10,20 +10,28 @@ from __future__ import annotations
 import os
 import resource
 
-from pycontainer import namespaces, syscalls
+from pycontainer import syscalls
 from pycontainer.errors import ContainerError, ExecutableNotFound
 from pycontainer.securejoin import open_in_root
 from pycontainer.security import capabilities
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # pragma: no cover
+    from pycontainer.process.parent import HostFacts
+
 UNABLE = "unable to start container process: "  # runc's wording, which engines match on
 
 
-def prepare(process, preserve_fds: int = 0, seccomp=None, oom_score_adj: bool = True) -> syscalls.ExecRequest:
+def prepare(
+    process, host: HostFacts, preserve_fds: int = 0, seccomp=None, oom_score_adj: bool = True
+) -> syscalls.ExecRequest:
     """Everything but the final step, in the process's cwd: find the program
     (now, so a missing one fails ``create`` or ``exec`` with a clear error),
     rlimits, oom_score_adj, umask; returns the final step's request (ids,
-    capabilities, no_new_privs, the seccomp filter compiled in the parent)."""
-    request = _exec_request(process, preserve_fds)
+    capabilities, no_new_privs, the seccomp filter compiled in the parent).
+    What it needs to know about the host comes from ``host``, read by the
+    parent: nothing here reads the container's /proc."""
+    request = _exec_request(process, host, preserve_fds)
     if seccomp is not None:
         request.seccomp_filter, request.seccomp_flags = seccomp.bpf, seccomp.flags
     apply_rlimits(process)
@@ -84,24 +92,57 @@ def enter_cwd(cwd: str) -> None:
         raise ContainerError(f"process.cwd {cwd}: outside the container's root") from None
 
 
-def _exec_request(process, preserve_fds: int) -> syscalls.ExecRequest:
-    env = list(process.env)
-    path = find_executable(process.args[0], env)
+def _exec_request(process, host: HostFacts, preserve_fds: int) -> syscalls.ExecRequest:
+    """The final step's request, with argv, env and the program's path already
+    C strings: whatever cannot be one fails here, before ``ready``, not in the
+    final step after ``create`` has reported success."""
+    argv = c_strings(process.args, "process.args")
+    envp = c_strings(process.env, "process.env")
+    path = os.fsencode(find_executable(process.args[0], list(process.env)))
     user = process.user
-    caps = capabilities.masks(process.capabilities) if process.capabilities is not None else None
-    groups = list(user.additional_gids) if namespaces.setgroups_allowed() else None
+    caps = capabilities.masks(process.capabilities, host.last_cap)
+    _check_held(caps["permitted"])
+    groups = list(user.additional_gids) if host.setgroups_allowed else None
     return syscalls.ExecRequest(
         path=path,
-        argv=list(process.args),
-        envp=env,
+        argv=argv,
+        envp=envp,
         close_from=3 + preserve_fds,
         uid=user.uid,
         gid=user.gid,
         groups=groups,
         capabilities=caps,
-        last_cap=capabilities.last_cap(),
+        last_cap=host.last_cap,
         no_new_privs=process.no_new_privileges,
     )
+
+
+def _check_held(permitted: int) -> None:
+    """capset(2) can only keep what this process holds: a capability the runtime lacks (no
+    CAP_SYS_RESOURCE on some hosts) would fail the final step after ``ready``.  Fail now, as
+    runc fails ``create`` ("unable to apply caps")."""
+    _, held, _ = syscalls.capget()
+    missing = permitted & ~held
+    if missing:
+        raise ContainerError(
+            f"{UNABLE}unable to apply caps: process.capabilities.permitted: "
+            f"{', '.join(capabilities.names(missing))} not held by the runtime"
+        )
+
+
+def c_strings(values: list[str], field: str) -> list[bytes]:
+    """``values`` as the bytes execve gets (os.fsencode's), each checked:
+    a NUL would cut it short, a lone surrogate has no encoding."""
+    out = []
+    for i, value in enumerate(values):
+        try:
+            data = os.fsencode(value)
+        except UnicodeEncodeError as e:
+            raise ContainerError(f"{UNABLE}{field}[{i}]: {e.reason}") from None
+        if b"\0" in data:
+            raise ContainerError(f"{UNABLE}{field}[{i}]: can't contain null(\\x00)")
+        out.append(data)
+    return out
 
 
 def find_executable(name: str, env: list[str]) -> str:
@@ -186,13 +227,24 @@ def cpu_list(text: str) -> set[int]:
     return cpus
 
 
+# rlim_t is unsigned 64 bits and RLIM_INFINITY is its top (18446744073709551615, what engines
+# write for "unlimited"); Python's resource module takes C longs, with -1 for infinity.  A value
+# from 2**63 up cannot be a real limit: it is unlimited, as runc has it.
+RLIM_INFINITY_FROM = 2**63
+
+
+def rlimit_value(value: int) -> int:
+    """A config's rlimit value as resource.setrlimit takes it."""
+    return resource.RLIM_INFINITY if value >= RLIM_INFINITY_FROM else value
+
+
 def apply_rlimits(process) -> None:
     for i, rl in enumerate(process.rlimits):
         which = getattr(resource, rl.type, None)
         if which is None:
             raise ContainerError(f"process.rlimits[{i}].type: {rl.type} is not supported on this host")
         try:
-            resource.setrlimit(which, (rl.soft, rl.hard))
+            resource.setrlimit(which, (rlimit_value(rl.soft), rlimit_value(rl.hard)))
         except (OSError, ValueError) as e:
             raise ContainerError(
                 f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}"

@@ -35,7 +35,7 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
     if process.apparmor_profile or process.selinux_label:
         from pycontainer.security import lsm
     # Id maps written; the parent places us in our cgroups meanwhile.
-    cfg.hook_state["pid"] = channel.wait_for_go()
+    cfg.hook_state["pid"], cfg.host.setgroups_allowed = channel.wait_for_go()
     # Not dumpable until execve: no process of the container may open this
     # one's /proc/1/exe (the host's interpreter), fds or map_files while it
     # waits as `created` (CVE-2019-5736).  Only now: the parent writes our id
@@ -83,7 +83,7 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
     finalize.enter_cwd(process.cwd)
     # Finds args[0] now, so a missing program fails create, as with runc.
     # oom_score_adj was written by the parent (parent.set_oom_score_adj).
-    exec_request = finalize.prepare(process, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
+    exec_request = finalize.prepare(process, cfg.host, cfg.preserve_fds, cfg.seccomp, oom_score_adj=False)
 
     exec_request.trampoline_fd = trampoline
 
@@ -91,7 +91,8 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 0)
     finalize.hand_seccomp_to_agent(exec_request, channel)
     if process.apparmor_profile or process.selinux_label:
-        lsm.apply_exec_labels(process)  # for the next execve: the hooks' and ours (runc's order)
+        # For the next execve: the hooks' and ours (runc's order).
+        lsm.apply_exec_labels(process, own_apparmor_attr=cfg.host.apparmor_own_attr)
     # The process's credentials now, as runc's finalizeNamespace: a failure
     # fails `create`, and the startContainer hooks run with them.
     syscalls.apply_credentials(exec_request)

@@ -10,13 +10,52 @@ from pycontainer import failpoints, namespaces, signals, syscalls
 from pycontainer.process.channel import Channel
 
 
+class HostFacts:
+    """What a container process needs to know about the host before execve,
+    read on the host's side and handed down, never by the process itself:
+    once it is in the container, /proc and /sys are whatever the container
+    mounted there.  A container with CAP_SYS_ADMIN can put a tmpfs on its
+    /proc whose sys/kernel/cap_last_cap says -1 (the final step would then
+    drop nothing from the bounding set) and whose self/setgroups says "deny"
+    (the runtime's own groups would be kept).
+
+    ``last_cap``, ``cpu_count`` and ``apparmor_own_attr`` are read in the
+    parent before the clone (:meth:`of_this_host`); ``setgroups_allowed`` is
+    a property of the process's user namespace, so the parent reads it from
+    the host's /proc/PID/setgroups of its child once the child is in that
+    namespace and sends it with ``go`` (``namespaces.setgroups_allowed``)."""
+
+    __slots__ = ("last_cap", "cpu_count", "apparmor_own_attr", "setgroups_allowed")
+
+    def __init__(
+        self, last_cap: int, cpu_count: int, apparmor_own_attr: bool, setgroups_allowed: bool = True
+    ) -> None:
+        self.last_cap = last_cap  # /proc/sys/kernel/cap_last_cap
+        self.cpu_count = cpu_count  # for "every cpu" (exec's execCPUAffinity without a final list)
+        # AppArmor's own exec attribute (/proc/thread-self/attr/apparmor/exec, Linux 5.8) exists
+        self.apparmor_own_attr = apparmor_own_attr
+        self.setgroups_allowed = setgroups_allowed
+
+    @classmethod
+    def of_this_host(cls) -> HostFacts:
+        from pycontainer.security import capabilities
+
+        return cls(
+            last_cap=capabilities.last_cap(),
+            cpu_count=os.cpu_count() or 1,
+            apparmor_own_attr=os.path.exists("/proc/thread-self/attr/apparmor/exec"),
+        )
+
+
 class InitConfig:
     """What the parent hands the init besides the spec (decided before clone):
     the namespace plan, the exec fifo (opened read+write by the parent, see
-    open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts."""
+    open_exec_fifo), the container's cgroup dirs for ``cgroup`` mounts, and
+    what the init must know about the host (:class:`HostFacts`)."""
 
     __slots__ = (
         "spec",
+        "host",
         "plan",
         "exec_fifo_fd",
         "cgroup_dirs",
@@ -51,6 +90,23 @@ class InitConfig:
         self.hook_state: dict = {}
         # mounts index -> detached idmapped copy of its source, made by the parent (idmapped.py)
         self.idmapped_fds: dict[int, int] = {}
+        self.host = HostFacts.of_this_host()  # in the parent, before the clone
+
+
+def log_unraisable_ambient(process) -> None:
+    """Say (at debug level, here in the parent: the init has no log) which ambient
+    capabilities the final step will not get raised."""
+    from pycontainer.security import capabilities
+
+    skipped = capabilities.unraisable_ambient(process.capabilities)
+    if skipped:
+        from pycontainer.log import get_logger
+
+        get_logger(__name__).debug(
+            "process.capabilities.ambient: %s not raised (an ambient capability must be both "
+            "permitted and inheritable; runc and crun go on without it)",
+            ", ".join(skipped),
+        )
 
 
 def open_exec_fifo(path: str) -> int:
@@ -72,6 +128,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
     every process made here is killed and reaped, and the error is raised."""
     linux = cfg.spec.linux
     plan = cfg.plan
+    log_unraisable_ambient(cfg.spec.process)
     parent_end, child_end = Channel.pair()
     pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
     if pid == 0:
@@ -90,7 +147,7 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
             if plan.new_user:
                 namespaces.write_id_maps(pid, linux.uid_mappings, linux.gid_mappings)
         set_oom_score_adj(init_pid, cfg.spec.process.oom_score_adj)
-        parent_end.go(init_pid)
+        parent_end.go(init_pid, namespaces.setgroups_allowed(init_pid))
         # Moving a process into v1 cgroups costs the first write a full RCU
         # grace period (~10 ms here); the init sets up its rootfs meanwhile.
         place_in_cgroups(init_pid)

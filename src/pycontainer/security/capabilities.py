@@ -57,7 +57,8 @@ _last_cap: int | None = None
 
 
 def last_cap() -> int:
-    """The highest capability this kernel knows (read once)."""
+    """The highest capability this kernel knows (read once, by the runtime on
+    the host's side: see process.parent.HostFacts)."""
     global _last_cap
     if _last_cap is None:
         try:
@@ -68,11 +69,11 @@ def last_cap() -> int:
     return _last_cap
 
 
-def mask(names: list[str], path: str = "process.capabilities") -> int:
-    """Bitmask of capability names.  Names this kernel does not know are
-    skipped, as runc does, so a newer profile still runs on an older kernel."""
+def mask(names: list[str], top: int, path: str = "process.capabilities") -> int:
+    """Bitmask of capability names.  Names above ``top`` (the last capability
+    this kernel knows) are skipped, as runc does, so a newer profile still
+    runs on an older kernel."""
     bits = 0
-    top = last_cap()
     for i, name in enumerate(names):
         number = CAP_NUMBERS.get(name)
         if number is None:
@@ -82,9 +83,25 @@ def mask(names: list[str], path: str = "process.capabilities") -> int:
     return bits
 
 
-def masks(capabilities) -> dict[str, int]:
-    """The five sets of a ``process.capabilities`` object as bitmasks."""
-    return {s: mask(getattr(capabilities, s) or [], f"process.capabilities.{s}") for s in SETS}
+def masks(capabilities, top: int) -> dict[str, int]:
+    """The five sets of a ``process.capabilities`` object as bitmasks.  No
+    object at all means five empty sets, as runc has it: a config (or an
+    ``exec --process`` file) that lists no capabilities gets none, not the
+    runtime's."""
+    if capabilities is None:
+        return dict.fromkeys(SETS, 0)
+    return {s: mask(getattr(capabilities, s) or [], top, f"process.capabilities.{s}") for s in SETS}
+
+
+def unraisable_ambient(capabilities) -> list[str]:
+    """The ambient capabilities the kernel will refuse to raise: only one both permitted and
+    inheritable can be.  The final step skips them, as runc and crun do (``runc spec`` writes
+    ambient capabilities without inheritable ones); the inheritable set stays exactly as
+    configured (CVE-2022-29162)."""
+    if capabilities is None:
+        return []
+    allowed = set(capabilities.permitted or []) & set(capabilities.inheritable or [])
+    return [name for name in capabilities.ambient or [] if name not in allowed]
 
 
 def names(bits: int) -> list[str]:

@@ -64,25 +64,31 @@ def check(process, linux=None, *, where: str = "process", apparmor=None, selinux
             )
 
 
-def exec_attr_writes(process, proc_self: str = "/proc/thread-self") -> list[tuple[str, str]]:
+def exec_attr_writes(
+    process, proc_self: str = "/proc/thread-self", own_apparmor_attr: bool | None = None
+) -> list[tuple[str, str]]:
     """(path, content) of each write that labels the program the next execve runs.
 
     AppArmor: ``exec PROFILE`` to its own ``attr/apparmor/exec`` where the kernel has it (5.8:
     LSM stacking moved it there), else to ``attr/exec`` (runc's apparmor.ApplyProfile).
-    SELinux: the label to ``attr/exec`` (go-selinux's SetExecLabel)."""
+    SELinux: the label to ``attr/exec`` (go-selinux's SetExecLabel).  ``own_apparmor_attr``:
+    whether the kernel has AppArmor's own file, as the runtime saw on the host's /proc (None:
+    look under ``proc_self``)."""
     writes = []
     if process.apparmor_profile:
         own = f"{proc_self}/attr/apparmor/exec"
-        path = own if os.path.exists(own) else f"{proc_self}/attr/exec"
+        if own_apparmor_attr is None:
+            own_apparmor_attr = os.path.exists(own)
+        path = own if own_apparmor_attr else f"{proc_self}/attr/exec"
         writes.append((path, f"exec {process.apparmor_profile}"))
     if process.selinux_label:
         writes.append((f"{proc_self}/attr/exec", process.selinux_label))
     return writes
 
 
-def apply_exec_labels(process, opener=os.open) -> None:
+def apply_exec_labels(process, opener=os.open, own_apparmor_attr: bool | None = None) -> None:
     """Write the exec attributes (just before the final step); a failure names the field."""
-    for path, content in exec_attr_writes(process):
+    for path, content in exec_attr_writes(process, own_apparmor_attr=own_apparmor_attr):
         field = "process.selinuxLabel" if content == process.selinux_label else "process.apparmorProfile"
         try:
             fd = opener(path, os.O_WRONLY | os.O_CLOEXEC)

@@ -83,8 +83,13 @@ def load_process(source: str | os.PathLike[str] | dict[str, Any]) -> Process:
 
 def load_resources(source: str | os.PathLike[str] | dict[str, Any]) -> Resources:
     """Load a ``linux.resources`` object on its own, as given to ``update --resources``."""
-    data = source if isinstance(source, dict) else _read_json(_path_str(source))
+    data = source if isinstance(source, dict) else read_json(source)
     return _load(data, Resources)
+
+
+def read_json(source: str | os.PathLike[str]) -> Any:
+    """The parsed JSON of a file; a ConfigError names the file whatever goes wrong."""
+    return _read_json(_path_str(source))
 
 
 def dump(obj: Any) -> Any:
@@ -140,17 +145,23 @@ def _read_json(path: str) -> Any:
         raise ConfigError(f"{path}: is a directory (expected the JSON config file inside it)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_json(raw, path)
+
+
+def parse_json(raw: bytes | str, where: str) -> Any:
+    """Parse JSON text, turning every way it can fail into a ConfigError that names ``where``
+    (a file, or a flag such as ``--resources -``)."""
     try:
         return jsonio.loads(raw)
     except UnicodeDecodeError as exc:  # bytes that are not text
-        raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+        raise ConfigError(f"{where}: invalid JSON: {exc}") from None
     except ValueError as exc:
         if hasattr(exc, "lineno"):
             raise ConfigError(
-                f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from None
         # NaN/Infinity
-        raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+        raise ConfigError(f"{where}: invalid JSON: {exc}") from None
 
 
 # --- the converter ------------------------------------------------------------------------------------

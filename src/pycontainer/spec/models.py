@@ -47,8 +47,8 @@ class ConsoleSize(Model):
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"height", "width"})
 
-    height: UInt64
-    width: UInt64
+    height: UInt16  # struct winsize's unsigned short ws_row / ws_col
+    width: UInt16
 
 
 class User(Model):
@@ -172,7 +172,7 @@ class Hook(Model):
     path: str
     args: list[str] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
-    timeout: int | None = None
+    timeout: Int32 | None = None
 
 
 class Hooks(Model):
@@ -278,8 +278,8 @@ class WeightDevice(Model):
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"major", "minor"})
 
-    major: Int64
-    minor: Int64
+    major: UInt32
+    minor: UInt32
     weight: UInt16 | None = None
     leaf_weight: UInt16 | None = None
 
@@ -289,8 +289,8 @@ class ThrottleDevice(Model):
 
     REQUIRED: ClassVar[frozenset[str]] = frozenset({"major", "minor", "rate"})
 
-    major: Int64
-    minor: Int64
+    major: UInt32
+    minor: UInt32
     rate: UInt64
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 from pycontainer import jsonio
 from pycontainer.errors import ConfigError, Problem
 from pycontainer.security.capabilities import CAPABILITIES
-from pycontainer.spec._model import fields
-from pycontainer.spec.load import json_key
+from pycontainer.spec._model import Model, fields
+from pycontainer.spec.load import _plan, json_key
 from pycontainer.spec.models import Hooks, Linux
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
 
     from pycontainer.spec.models import IDMapping, Namespace, Process, Resources, Spec
 
@@ -174,7 +175,7 @@ def check(spec: Spec) -> None:
 
 def validate_process(process: Process, path: str = "") -> list[Problem]:
     """The problems of a process on its own, as given to ``exec --process`` (paths start at ``path``)."""
-    return list(_process(process, path))
+    return _text(process, path, list(_process(process, path)))
 
 
 def validate_resources(resources: Resources, path: str = "") -> list[Problem]:
@@ -272,9 +273,82 @@ def _namespaces(spec: Spec) -> dict[str, Namespace]:
 
 
 def _mapping_sizes(mappings: list[IDMapping], path: str) -> Iterator[Problem]:
+    """Sizes of at least 1, and ranges the kernel takes: an extent must not reach 4294967295,
+    which is (uid_t)-1 ("no id"), so containerID + size and hostID + size are at most that."""
     for i, mapping in enumerate(mappings):
         if mapping.size == 0:
             yield Problem(f"{path}[{i}].size", "0 ids mapped (expected a size of at least 1)")
+            continue
+        for key, first in (("containerID", mapping.container_id), ("hostID", mapping.host_id)):
+            if first + mapping.size > MAPPED_ID_END:
+                yield Problem(
+                    f"{path}[{i}].{key}",
+                    f"ids {first}..{first + mapping.size - 1} are out of range (expected {key} + size <= "
+                    f"{MAPPED_ID_END}: ids run from 0 to {MAPPED_ID_END - 1}, {MAPPED_ID_END} is (uid_t)-1)",
+                )
+
+
+# runc's range for the ids a process runs as, and its words: (uid_t)-1 means "leave unchanged" to
+# setresuid/setresgid/setgroups and chown, so 4294967295 would run as root (or keep an owner).
+ID_MAX = 2**31 - 1
+ID_RANGE = f"uids and gids must be in range 0-{ID_MAX}"
+MAPPED_ID_END = 2**32 - 1
+
+
+def _ids(values: Sequence[tuple[str, int | None]]) -> Iterator[Problem]:
+    for at, value in values:
+        if value is not None and not 0 <= value <= ID_MAX:
+            yield Problem(at, f"{ID_RANGE} (got {value})")
+
+
+def _text(value: Any, path: str, problems: list[Problem]) -> list[Problem]:
+    r"""Every string of the config (at any depth) must reach C intact: a NUL byte would end it
+    there (``A=b\0c`` becoming ``A=b``), and a lone surrogate (``"\ud800"``) has no UTF-8
+    form at all.  Object keys are checked too.  Appends to ``problems`` and returns it (a plain
+    recursion: this walks every value of the config on every start, so no generators)."""
+    cls = value.__class__
+    if cls is str:
+        if not _clean(value):
+            problems.append(_bad_text(value, path))
+    elif cls is list:
+        strings = [item for item in value if item.__class__ is str]
+        if len(strings) == len(value) and _clean("".join(strings)):
+            return problems  # a list of clean strings (seccomp names, env, args): one check for all
+        for i, item in enumerate(value):
+            _text(item, f"{path}[{i}]", problems)
+    elif cls is dict:
+        for key, item in value.items():
+            at = f"{path}[{_q(key)}]"
+            _text(key, at, problems)
+            _text(item, at, problems)
+    elif isinstance(value, Model):
+        prefix = f"{path}." if path else ""
+        for name, key, _, _ in _plan(cls):
+            item = getattr(value, name)
+            if item is not None and item.__class__ is not bool and item.__class__ is not int:
+                _text(item, prefix + key, problems)
+    return problems
+
+
+def _bad_text(value: str, path: str) -> Problem:
+    if "\0" in value:
+        return Problem(path, f"{_q(value)} can't contain null(\\x00) (a C string ends at it)")
+    bad = next(i for i, char in enumerate(value) if "\ud800" <= char <= "\udfff")
+    return Problem(
+        path,
+        f"{_q(value)} is not valid Unicode (a lone surrogate {_q(value[bad])[1:-1]} at {bad}; "
+        f"expected text that UTF-8 can encode)",
+    )
+
+
+def _clean(text: str) -> bool:
+    """No NUL, no surrogate: plain ASCII is the common case, checked in C."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return False
+    return "\0" not in text
 
 
 # --- top level: version, root, hostname, mounts, hooks ----------------------------------------------
@@ -354,7 +428,16 @@ def _process(process: Process, path: str) -> Iterator[Problem]:
         name, sep, _ = entry.partition("=")
         if not sep or not name:
             yield Problem(f"{_join(path, 'env')}[{i}]", f"{_q(entry)} is not of the form NAME=value")
-    umask = process.user.umask
+    user = process.user
+    gids = _join(path, "user.additionalGids")
+    yield from _ids(
+        [
+            (_join(path, "user.uid"), user.uid),
+            (_join(path, "user.gid"), user.gid),
+            *((f"{gids}[{i}]", gid) for i, gid in enumerate(user.additional_gids)),
+        ]
+    )
+    umask = user.umask
     if umask is not None and umask > 0o777:
         yield Problem(
             _join(path, "user.umask"),
@@ -382,10 +465,24 @@ def _process(process: Process, path: str) -> Iterator[Problem]:
 def _capabilities(process: Process, path: str) -> Iterator[Problem]:
     if process.capabilities is None:
         return
-    for kind in fields(process.capabilities):
-        for i, name in enumerate(getattr(process.capabilities, kind.name)):
+    caps = process.capabilities
+    for kind in fields(caps):
+        for i, name in enumerate(getattr(caps, kind.name)):
             if name not in CAPABILITIES:
                 yield Problem(f"{path}.{kind.name}[{i}]", _unknown("capability", name, CAPABILITIES))
+    # What capset(2) refuses once the ids have changed (the process would fail after `create`
+    # said it was ready): an effective capability that is not permitted, an inheritable one
+    # outside the bounding set.  runc fails the same configs with "unable to apply caps".
+    # (An ambient one that is not permitted and inheritable is skipped, as runc and crun do.)
+    for kind, within in (("effective", "permitted"), ("inheritable", "bounding")):
+        allowed = set(getattr(caps, within))
+        for i, name in enumerate(getattr(caps, kind)):
+            if name in CAPABILITIES and name not in allowed:
+                yield Problem(
+                    f"{path}.{kind}[{i}]",
+                    f"{_q(name)} is not in {path}.{within} (unable to apply caps: the kernel "
+                    f"refuses {kind} capabilities outside the {within} set)",
+                )
 
 
 def _rlimits(process: Process, path: str) -> Iterator[Problem]:
@@ -417,6 +514,8 @@ def _scheduler(process: Process, path: str) -> Iterator[Problem]:
         yield Problem(f"{path}.policy", _unknown("scheduler policy", sched.policy, SCHEDULER_POLICIES))
     if not -20 <= sched.nice <= 19:
         yield Problem(f"{path}.nice", f"{sched.nice} is out of range (expected -20..19)")
+    if not 0 <= sched.priority <= 99:
+        yield Problem(f"{path}.priority", f"{sched.priority} is out of range (expected 0..99)")
     if sched.priority != 0 and sched.policy not in ("SCHED_FIFO", "SCHED_RR"):
         yield Problem(
             f"{path}.priority",
@@ -482,6 +581,26 @@ def _id_mappings(spec: Spec) -> Iterator[Problem]:
                 f"(expected at least one {{containerID, hostID, size}})",
             )
         yield from _mapping_sizes(mappings, f"linux.{key}")
+    if user is not None and not user.path and spec.process is not None:
+        yield from _unmapped_ids(spec.process, linux)
+
+
+def _unmapped_ids(process: Process, linux: Linux) -> Iterator[Problem]:
+    """In a new user namespace the process's ids must be mapped, or setresuid/setresgid fail
+    after `create` (runc: "cannot set uid to unmapped user in user namespace")."""
+    user = process.user
+    ids = [("uid", "process.user.uid", user.uid), ("gid", "process.user.gid", user.gid)]
+    ids += [("gid", f"process.user.additionalGids[{i}]", gid) for i, gid in enumerate(user.additional_gids)]
+    for kind, at, value in ids:
+        mappings = linux.uid_mappings if kind == "uid" else linux.gid_mappings
+        if not mappings or any(m.size == 0 for m in mappings):
+            continue  # none given, or already reported
+        if not any(m.container_id <= value < m.container_id + m.size for m in mappings):
+            yield Problem(
+                at,
+                f"cannot set {kind} to unmapped user in user namespace ({value} is not in "
+                f"linux.{kind}Mappings)",
+            )
 
 
 def _time_offsets(spec: Spec) -> Iterator[Problem]:
@@ -586,13 +705,22 @@ def _devices(spec: Spec) -> Iterator[Problem]:
         if device.type not in DEVICE_TYPES:
             yield Problem(f"{at}.type", _unknown("device type", device.type, DEVICE_TYPES))
         elif device.type != "p":
-            for key in ("major", "minor"):
-                if getattr(device, key) is None:
+            for key, top in (("major", DEVICE_MAJOR_MAX), ("minor", DEVICE_MINOR_MAX)):
+                number = getattr(device, key)
+                if number is None:
                     yield Problem(
                         f"{at}.{key}", f'missing (a "{device.type}" device needs major and minor numbers)'
                     )
+                elif not 0 <= number <= top:
+                    yield Problem(f"{at}.{key}", f"{number} is out of range (expected 0..{top})")
         if not _is_absolute(device.path):
             yield Problem(f"{at}.path", _not_absolute(device.path))
+        yield from _ids([(f"{at}.uid", device.uid), (f"{at}.gid", device.gid)])
+
+
+# What mknod(2) can make: the kernel's dev_t has 12 bits of major and 20 of minor, and a bigger
+# number would silently name another device.
+DEVICE_MAJOR_MAX, DEVICE_MINOR_MAX = 2**12 - 1, 2**20 - 1
 
 
 def _masked_and_readonly(spec: Spec) -> Iterator[Problem]:
@@ -629,6 +757,12 @@ def _resources(res: Resources, path: str) -> Iterator[Problem]:
         at = f"{_join(path, 'devices')}[{i}]"
         if rule.type and rule.type not in DEVICE_RULE_TYPES:
             yield Problem(f"{at}.type", _unknown("device rule type", rule.type, DEVICE_RULE_TYPES))
+        for key in ("major", "minor"):
+            number = getattr(rule, key)
+            if number is not None and number > 2**32 - 1:
+                yield Problem(
+                    f"{at}.{key}", f"{number} is out of range (expected 0..{2**32 - 1}, or -1 for any)"
+                )
         if rule.access and set(rule.access) - set("rwm"):
             yield Problem(
                 f"{at}.access",
@@ -724,6 +858,7 @@ def _seccomp(spec: Spec) -> Iterator[Problem]:
             f"{at}.defaultAction",
             "SCMP_ACT_NOTIFY cannot be the default action (expected it only in syscalls[].action)",
         )
+    yield from _errno_ret(f"{at}.defaultErrnoRet", seccomp.default_errno_ret)
     if seccomp.default_errno_ret is not None and seccomp.default_action not in SECCOMP_ERRNO_ACTIONS:
         yield Problem(
             f"{at}.defaultErrnoRet",
@@ -757,6 +892,7 @@ def _seccomp(spec: Spec) -> Iterator[Problem]:
                 f"{rule_at}.action",
                 "SCMP_ACT_NOTIFY cannot be used for the write syscall (expected another action for write)",
             )
+        yield from _errno_ret(f"{rule_at}.errnoRet", rule.errno_ret)
         if rule.errno_ret is not None and rule.action not in SECCOMP_ERRNO_ACTIONS:
             yield Problem(
                 f"{rule_at}.errnoRet",
@@ -773,6 +909,12 @@ def _seccomp(spec: Spec) -> Iterator[Problem]:
                 yield Problem(
                     f"{rule_at}.args[{j}].op", _unknown("seccomp operator", arg.op, SECCOMP_OPERATORS)
                 )
+
+
+def _errno_ret(at: str, value: int | None) -> Iterator[Problem]:
+    """A filter returns 16 bits of data (SECCOMP_RET_DATA): a bigger errno would be cut."""
+    if value is not None and value > 0xFFFF:
+        yield Problem(at, f"{value} is out of range (expected 0..65535)")
 
 
 def _personality(spec: Spec) -> Iterator[Problem]:
@@ -805,6 +947,10 @@ def _intel_rdt(spec: Spec) -> Iterator[Problem]:
         )
 
 
+def _spec_text(spec: Spec) -> Iterator[Problem]:
+    return iter(_text(spec, "", []))
+
+
 # The rules in the order of the config's sections, so problems read top to bottom.
 _SPEC_RULES: tuple[Callable[[Spec], Iterator[Problem]], ...] = (
     _version,
@@ -825,4 +971,5 @@ _SPEC_RULES: tuple[Callable[[Spec], Iterator[Problem]], ...] = (
     _seccomp,
     _personality,
     _intel_rdt,
+    _spec_text,
 )
