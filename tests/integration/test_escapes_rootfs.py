@@ -270,3 +270,16 @@ def test_no_pivot_leaves_the_host_no_procfs_or_sysfs(make_bundle, own_rootfs, es
     lines = r.stdout.split()
     assert set(lines[2:]) == set(os.listdir("/")), r.stdout  # out on the host's tree indeed
     assert lines[:2] == ["0", "0"], r.stdout
+
+
+# --- /etc/hosts for links --------------------------------------------------------------------------
+
+
+def test_links_hosts_file_is_read_only(bundle, state_root):
+    """/etc/hosts for ``links`` is bound from the state dir under /run: writable, the container
+    could fill the host's /run.  It is read-only."""
+    bundle.config["pycontainer"] = {"network": {"links": [{"name": "db", "address": "10.232.9.9"}]}}
+    r = bundle.sh("echo 6.6.6.6 evil >> /etc/hosts; echo rc=$?; cat /etc/hosts")
+    assert r.returncode == 0, r.stderr
+    assert "rc=1" in r.stdout and "evil" not in r.stdout
+    assert "10.232.9.9\tdb" in r.stdout
