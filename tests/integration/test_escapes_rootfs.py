@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import NSINIT, REPO
 
 pytestmark = pytest.mark.root
 
@@ -283,3 +283,47 @@ def test_links_hosts_file_is_read_only(bundle, state_root):
     assert r.returncode == 0, r.stderr
     assert "rc=1" in r.stdout and "evil" not in r.stdout
     assert "10.232.9.9\tdb" in r.stdout
+
+
+# --- nothing by path after the switch -------------------------------------------------------------
+
+
+def test_the_init_opens_and_imports_nothing_by_path_after_pivot_root(make_bundle, tmp_path):
+    """After pivot_root every name the init resolves is the container's: the init must work
+    from the fds it holds.  An audit hook installed right after the switch
+    (PYCONTAINER_NO_PATHS_FROM, failpoints.py) fails the init on any import or open by path;
+    containers with mounts of every kind, masked and read-only paths, sysctls, a read-only
+    root and a user namespace still start."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    (volume / "file").write_text("data\n")
+    plain = make_bundle()
+    plain.config["mounts"] += [
+        {"destination": "/vol", "type": "bind", "source": str(volume), "options": ["rbind", "ro"]},
+        {"destination": "/etc/file", "type": "bind", "source": str(volume / "file"), "options": ["bind"]},
+    ]
+    plain.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "12345678"}
+    plain.config["root"]["readonly"] = True
+    userns = make_bundle("userns")
+    userns.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    env = {**os.environ, "PYCONTAINER_NO_PATHS_FROM": "init.root-changed"}
+    for b in (plain, userns):
+        for extra in ([], ["--no-pivot"]):
+            b.write()
+            argv = [*NSINIT, "--root", str(b.state_root), "exec", *extra, str(b.config_path)]
+            argv += ["--", "/bin/cat", "/vol/file" if b is plain else "/proc/sys/net/ipv4/ip_forward"]
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
+            assert r.returncode == 0, (b.config_path, extra, r.stderr)
+            assert r.stdout in ("data\n", "1\n")
+
+
+def test_the_path_audit_switch_catches_an_open(tmp_path):
+    """The switch itself: once set, an open by path raises (and an open of an fd does not)."""
+    script = (
+        "import os, sys; sys.path.insert(0, sys.argv[1]); from pycontainer import failpoints;"
+        "os.environ[failpoints.NO_PATHS_ENV] = 'x'; failpoints.reached('x'); open(0).close();"
+        "open('/etc/hostname')"
+    )
+    r = subprocess.run([sys.executable, "-c", script, str(REPO / "src")], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "RuntimeError: open of '/etc/hostname' by path after x" in r.stderr

@@ -62,8 +62,8 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
             rootfs.move_root(os.fspath(spec.rootfs))
         else:
             rootfs.pivot_root(os.fspath(spec.rootfs))
-        rootfs.finish(spec)
         failpoints.reached("init.root-changed")
+        rootfs.finish(spec)
     else:
         # No mount namespace of its own: nothing may be mounted (the host's
         # namespace); a chroot is all the isolation of the filesystem we do.
