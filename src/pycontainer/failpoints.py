@@ -13,6 +13,7 @@ listed in STEPS so the tests can walk every one of them.
 from __future__ import annotations
 
 import os
+import sys
 
 ENV = "PYCONTAINER_FAILPOINT"
 
@@ -52,8 +53,17 @@ STEPS: list[str] = [
 STEPS += ["network.devices-moved", "network.veth-created", "network.bridge-created", "network.nft-added"]
 
 
+# Also test-only: with PYCONTAINER_NO_PATHS_FROM set to a step, the process
+# that reaches it fails on any import or open by path from then on.  The init
+# from "init.root-changed" on (right after the switch of root) must use only
+# the fds it holds: a path there would be resolved in the container's tree.
+NO_PATHS_ENV = "PYCONTAINER_NO_PATHS_FROM"
+
+
 def reached(step: str) -> None:
     """Die by SIGKILL here if the failpoint names this step."""
+    if os.environ.get(NO_PATHS_ENV) == step:
+        forbid_paths(step)
     if os.environ.get(ENV) == step:
         os.kill(os.getpid(), 9)
         # Still here: the init of a pid namespace, which the kernel shields
@@ -72,3 +82,16 @@ def pause_point(step: str) -> None:
     """Stop this process here (until SIGCONT) if PYCONTAINER_PAUSE_AT names the step."""
     if os.environ.get(PAUSE_ENV) == step:
         os.kill(os.getpid(), 19)  # SIGSTOP
+
+
+def forbid_paths(step: str) -> None:
+    """From now on an import, or an open of anything named by a path, raises
+    (an audit hook; it cannot be removed).  An fd given to open() is fine, and
+    so is "/": the process's own root, which nothing in the container can
+    redirect (finalize.enter_cwd resolves the cwd below it)."""
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "import" or (event == "open" and isinstance(args[0], (str, bytes)) and args[0] != "/"):
+            raise RuntimeError(f"{event} of {args[0]!r} by path after {step}")
+
+    sys.addaudithook(hook)

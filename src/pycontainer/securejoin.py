@@ -35,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal
 
-__all__ = ["MAX_SYMLINKS", "fd_path", "open_in_root", "secure_join"]
+__all__ = ["MAX_SYMLINKS", "fd_path", "open_beneath", "open_in_root", "secure_join"]
 
 #: How many symlinks one resolution may follow before giving up with ELOOP.
 #: Linux's own limit (``MAXSYMLINKS`` in fs/namei.c) so that a path which
@@ -287,6 +287,60 @@ def _open_in_root_kernel(root_fd: int, unsafe: str) -> int | None:
         return None
     _kernel_resolve = True
     return fd
+
+
+def open_beneath(dir_fd: int, path: str, flags: int, *, same_mount: bool = False) -> int:
+    """Open ``path`` below the directory ``dir_fd`` without following any symlink.
+
+    Stricter than :func:`open_in_root`, for paths that must be exactly what
+    they say (procfs files, the directory procfs is mounted on): a symlink
+    anywhere on the way raises ``OSError(ELOOP)``, ``..`` leaving ``dir_fd``
+    raises ``OSError(EXDEV)``, and with ``same_mount`` so does any mount point
+    crossed (a file bound over a procfs file, CVE-2025-52881).  One
+    ``openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS[|RESOLVE_NO_XDEV])`` call.
+
+    Kernels without openat2 (before 5.6) get a walk with ``O_NOFOLLOW``, one
+    component at a time, that refuses every ``..`` and symlink and, with
+    ``same_mount``, every component on another device.  A mount of a file of
+    the same file system (a procfs file bound over another) keeps the device
+    number, so only openat2 catches that one.  ``O_CLOEXEC`` is always added.
+    """
+    from pycontainer import syscalls
+
+    resolve = syscalls.RESOLVE_BENEATH | syscalls.RESOLVE_NO_SYMLINKS
+    if same_mount:
+        resolve |= syscalls.RESOLVE_NO_XDEV
+    try:
+        return syscalls.openat2(dir_fd, path.lstrip("/") or ".", flags | os.O_CLOEXEC, 0, resolve)
+    except OSError as e:
+        if e.errno != errno.ENOSYS:
+            raise
+    return _walk_beneath(dir_fd, path, flags | os.O_CLOEXEC, same_mount)
+
+
+def _walk_beneath(dir_fd: int, path: str, flags: int, same_mount: bool) -> int:
+    """:func:`open_beneath` without openat2."""
+    parts = _components(path)
+    if ".." in parts:
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), path)
+    device = os.fstat(dir_fd).st_dev
+    fds: list[int] = []
+    try:
+        while parts:
+            part = parts.pop()
+            parent = fds[-1] if fds else dir_fd
+            # Intermediate components as O_PATH (a symlink opens as itself,
+            # then is refused); the last one with the caller's flags.
+            fd = os.open(part, (flags if not parts else _O_PATH_NOFOLLOW) | os.O_NOFOLLOW, dir_fd=parent)
+            fds.append(fd)
+            st = os.fstat(fd)
+            if stat.S_ISLNK(st.st_mode):
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+            if same_mount and st.st_dev != device:
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), path)
+        return fds.pop() if fds else os.open(".", flags, dir_fd=dir_fd)
+    finally:
+        _close_all(fds)
 
 
 def fd_path(fd: int) -> str:

@@ -108,13 +108,22 @@ def userns_fd(uid_map: str, gid_map: str) -> int:
     return _check("user namespace for an idmapping", lib.pyc_userns_fd(uid_map.encode(), gid_map.encode()))
 
 
+# openat2(2) resolve flags, <linux/openat2.h>.
+RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
 
 def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
     """openat2(2); returns the new fd."""
     return _check("openat2", lib.pyc_openat2(dirfd, _cstr(path), flags, mode, resolve))
+
+
+def fstatfs_type(fd: int) -> int:
+    """The ``f_type`` of fstatfs(2): the magic number of the file system ``fd`` is on."""
+    return _check("fstatfs", lib.pyc_fstatfs_type(fd))
 
 
 def join_session_keyring(name: str) -> int:

@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,16 @@ int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
     how.mode = mode;
     how.resolve = resolve;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+/* fstatfs(2)'s f_type, the one field Python's os.fstatvfs leaves out: which
+ * file system an fd is on (procfs handles are checked for PROC_SUPER_MAGIC). */
+long long pyc_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -1;
+    return (long long)st.f_type;
 }
 
 /* keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring of this name, so

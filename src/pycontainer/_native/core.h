@@ -44,6 +44,7 @@ int pyc_mount_setattr(int dirfd, const char *path, unsigned int flags,
 int pyc_link_up(const char *ifname);
 int pyc_openat2(int dirfd, const char *path, unsigned long long flags,
                 unsigned long long mode, unsigned long long resolve);
+long long pyc_fstatfs_type(int fd);
 int pyc_join_session_keyring(const char *name);
 int pyc_sethostname(const char *name, size_t len);
 int pyc_personality(unsigned long persona);

@@ -266,9 +266,9 @@ class Network:
             with open(path, "w") as f:
                 f.write(self.hosts)
             os.chmod(path, 0o644)
-            self.spec.mounts.append(
-                Mount(destination="/etc/hosts", type="bind", source=path, options=["bind"])
-            )
+            # Read-only: a writable bind would let the container fill the host's /run.
+            ro = ["bind", "ro", "nosuid", "nodev", "noexec"]
+            self.spec.mounts.append(Mount(destination="/etc/hosts", type="bind", source=path, options=ro))
 
     def load(self) -> None:
         """Import what ``setup`` needs (pyroute2's messages: ~15 ms), while the

@@ -167,8 +167,10 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
             from pycontainer import console
         labels = cfg.process.apparmor_profile or cfg.process.selinux_label
         if labels:
+            from pycontainer import procfs
             from pycontainer.security import lsm
 
+            procfs.root()  # opened on the host's /proc, before the container's mount namespace
         plan = namespaces.Plan(join=cfg.join)
         namespaces.join(plan)
         failpoints.reached("exec.namespaces-joined")

@@ -57,21 +57,22 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
         failpoints.reached("init.create-hooks-run")
         if process.terminal:  # on the container's devpts, bound on its /dev/console
             pty = console.open_pty(os.fspath(spec.rootfs), bind_console=True)
+        rootfs.protect(spec)  # sysctls, masked and read-only paths: before the switch, by fd
         if cfg.no_pivot:
             rootfs.move_root(os.fspath(spec.rootfs))
         else:
             rootfs.pivot_root(os.fspath(spec.rootfs))
-        rootfs.finish(spec)
         failpoints.reached("init.root-changed")
+        rootfs.finish(spec)
     else:
         # No mount namespace of its own: nothing may be mounted (the host's
         # namespace); a chroot is all the isolation of the filesystem we do.
         run_create_hooks(spec, cfg, channel)
         if process.terminal:  # nothing is mounted: no /dev/console
             pty = console.open_pty(os.fspath(spec.rootfs), bind_console=False)
+        rootfs.write_sysctls(spec)
         os.chroot(os.fspath(spec.rootfs))
         os.chdir("/")
-        rootfs.write_sysctls(spec)
     if process.terminal:
         console.setup_terminal(cfg.console_fd, pty, process.console_size)
     set_hostname(spec)

@@ -9,13 +9,16 @@ anything is made (runc fails the same way for AppArmor; a label silently not app
 a container less confined than asked for).
 
 The functions that decide what is written are pure (paths and contents as values), so tests
-can check them on any host; :func:`apply_exec_labels` is the one that writes.
+can check them on any host; :func:`apply_exec_labels` is the one that writes, through the
+runtime's own procfs handle (procfs.py), never through the container's /proc: a fake one
+would take the label and leave the program unconfined (CVE-2019-16884, CVE-2023-27561).
 """
 
 from __future__ import annotations
 
 import os
 
+from pycontainer import procfs
 from pycontainer.errors import ConfigError, ContainerError
 
 APPARMOR_ENABLED = "/sys/module/apparmor/parameters/enabled"
@@ -86,8 +89,9 @@ def exec_attr_writes(
     return writes
 
 
-def apply_exec_labels(process, opener=os.open, own_apparmor_attr: bool | None = None) -> None:
+def apply_exec_labels(process, opener=None, own_apparmor_attr: bool | None = None) -> None:
     """Write the exec attributes (just before the final step); a failure names the field."""
+    opener = opener or _open_in_procfs
     for path, content in exec_attr_writes(process, own_apparmor_attr=own_apparmor_attr):
         field = "process.selinuxLabel" if content == process.selinux_label else "process.apparmorProfile"
         try:
@@ -98,6 +102,11 @@ def apply_exec_labels(process, opener=os.open, own_apparmor_attr: bool | None = 
                 os.close(fd)
         except OSError as e:
             raise ContainerError(f"{field}: writing {content!r} to {path}: {e.strerror}") from None
+
+
+def _open_in_procfs(path: str, flags: int) -> int:
+    """Open ``/proc/thread-self/...`` through the runtime's procfs handle."""
+    return procfs.open_self(path.removeprefix("/proc/thread-self/"), flags)
 
 
 def mount_data(data: str | None, fstype: str | None, mount_label: str | None) -> str | None:
