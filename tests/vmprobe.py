@@ -10,18 +10,8 @@ import errno
 import os
 
 from pycontainer import syscalls
-from pycontainer.idmapped import AT_EMPTY_PATH, AT_FDCWD, OPEN_TREE_CLONE
+from pycontainer.idmapped import AT_EMPTY_PATH, AT_FDCWD, OPEN_TREE_CLONE, _fstype
 from pycontainer.mountopts import MOUNT_ATTR_IDMAP
-
-
-def _fstype(path: str) -> str:
-    dev = os.stat(path).st_dev
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[2] == f"{os.major(dev)}:{os.minor(dev)}":
-                return fields[fields.index("-") + 1]
-    return "unknown"
 
 
 def no_idmapped_mounts(path: str) -> str | None:
