@@ -40,7 +40,7 @@ STATUSES = {"creating", "created", "running", "stopped", "paused"}
 
 
 def nsinit_argv(path: str | None = None) -> list[str]:
-    return [sys.executable, path or str(REPO / "bin" / "nsinit")]
+    return [sys.executable, "-I", "-S", path or str(REPO / "bin" / "nsinit")]  # as its shebang starts it
 
 
 def make_bundle(work: Path) -> Path:

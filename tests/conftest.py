@@ -20,7 +20,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "specs"
-NSINIT = [sys.executable, str(REPO / "bin" / "nsinit")]
+# -I -S as in bin/nsinit's shebang: the way nsinit runs once installed, and without the site
+# module every start costs several times more (most in the emulated VM of scripts/test-vm.sh).
+NSINIT = [sys.executable, "-I", "-S", str(REPO / "bin" / "nsinit")]
 IS_ROOT = os.geteuid() == 0
 # Test the tree these tests live in, not whatever copy is installed.
 sys.path.insert(0, str(REPO / "src"))

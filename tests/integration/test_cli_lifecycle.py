@@ -280,7 +280,7 @@ def test_events_stats_stream(bundle):
     stops.  (OOM events: test_container_stats.py, whose listener is known to
     be up before the OOM comes.)"""
     bundle.config["linux"]["resources"] = {"memory": {"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024}}
-    bundle.config["process"]["args"] = ["/bin/sh", "-c", "sleep 1"]
+    bundle.config["process"]["args"] = ["/bin/sleep", "60"]
     bundle.write()
     create(bundle)
     try:
@@ -289,8 +289,13 @@ def test_events_stats_stream(bundle):
         assert stats["data"]["pids"]["current"] >= 1
         assert stats["data"]["memory"]["usage"]["limit"] == 16 * 1024 * 1024
         nsinit(bundle, "start", bundle.id)
-        events = nsinit(bundle, "events", "--interval", "200ms", bundle.id).stdout.splitlines()
-        kinds = [json.loads(line)["type"] for line in events]
-        assert kinds and set(kinds) == {"stats"}  # until the container stopped, then the command ends
+        argv = [*NSINIT, "--root", str(bundle.state_root), "events", "--interval", "200ms", bundle.id]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as events:
+            # The first event, however slow the machine; then the container stops, and the command ends.
+            lines = [events.stdout.readline()]
+            nsinit(bundle, "kill", bundle.id, "KILL")
+            lines += events.communicate(timeout=30)[0].splitlines()
+        kinds = [json.loads(line)["type"] for line in lines]
+        assert events.returncode == 0 and set(kinds) == {"stats"}, lines
     finally:
         nsinit(bundle, "delete", "--force", bundle.id)

@@ -20,6 +20,7 @@ from pycontainer.cli.default_spec import default_spec
 from pycontainer.errors import ContainerError
 from pycontainer.security.capabilities import CAPABILITIES
 from tests.conftest import ENGINE_FIXTURES, NSINIT, status_field
+from tests.vmprobe import no_setuid
 
 pytestmark = pytest.mark.root
 
@@ -198,7 +199,7 @@ def test_the_host_runtime_is_not_writable_from_the_containers_filesystem(bundle,
     bundle.config["mounts"].append(
         {"destination": "/control", "type": "bind", "source": str(control), "options": ["rbind"]}
     )
-    runtime = [os.path.realpath(p) for p in (sys.executable, NSINIT[1], _core.__file__)]
+    runtime = [os.path.realpath(p) for p in (sys.executable, NSINIT[-1], _core.__file__)]
     wanted = {f"{st.st_dev}:{st.st_ino}": p for p in [*runtime, str(control / "file")] for st in [os.stat(p)]}
     r = bundle.sh(
         "find / -path /proc -prune -o -path /sys -prune -o -type f -print0 | xargs -0 stat -c '%d:%i %n'"
@@ -420,6 +421,8 @@ def setuid_euid(tmp_path_factory):
         pytest.skip("no C compiler")
     d = tmp_path_factory.mktemp("suid")
     d.chmod(0o755)
+    if reason := no_setuid(str(d)):
+        pytest.skip(reason)
     src = d / "euid.c"
     src.write_text(
         '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d\\n", geteuid());return 0;}\n'

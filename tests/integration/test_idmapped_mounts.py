@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_errors import one_line_error
+from tests.vmprobe import no_idmapped_mounts
 
 pytestmark = pytest.mark.root
 
@@ -32,6 +33,15 @@ def host_dir():
     os.chown(d / "by-1000", 1000, 1000)
     yield d
     shutil.rmtree(top)
+
+
+@pytest.fixture
+def idmappable_dir(host_dir):
+    """host_dir, where its filesystem can be idmapped (tmpfs cannot before Linux 6.3)."""
+    reason = no_idmapped_mounts(str(host_dir))
+    if reason:
+        pytest.skip(reason)
+    return host_dir
 
 
 def bind(source: Path, mapping: tuple[int, int, int] | None = None, options=("rbind", "rw")) -> dict:
@@ -71,9 +81,9 @@ def test_files_made_in_a_user_namespace_are_owned_by_the_mapped_host_ids(make_bu
     assert owners(r.stdout)["by-root"] == (65534, 65534)
 
 
-def test_idmapped_mount_without_user_namespace(bundle, host_dir):
+def test_idmapped_mount_without_user_namespace(bundle, idmappable_dir):
     """Disk ids 0..1999 show as 5000..6999 through the mount."""
-    bundle.config["mounts"].append(bind(host_dir, (0, 5000, 2000)))
+    bundle.config["mounts"].append(bind(idmappable_dir, (0, 5000, 2000)))
     r = bundle.sh(STAT + "; cat /tmp/by-root")
     assert r.returncode == 0, r.stderr
     assert owners("\n".join(r.stdout.splitlines()[:2])) == {
@@ -83,37 +93,37 @@ def test_idmapped_mount_without_user_namespace(bundle, host_dir):
     assert "root's" in r.stdout
     assert "not applied" not in r.stderr
     # the host's view is unchanged
-    assert os.stat(host_dir / "by-root").st_uid == 0
+    assert os.stat(idmappable_dir / "by-root").st_uid == 0
 
 
-def test_idmapped_mount_in_a_user_namespace_shows_disk_ids_to_the_container(make_bundle, host_dir):
+def test_idmapped_mount_in_a_user_namespace_shows_disk_ids_to_the_container(make_bundle, idmappable_dir):
     """The container's own mapping on the mount: disk root is the container's
     root, and what it writes is root's on disk (not 100000)."""
     b = make_bundle("userns")
-    b.config["mounts"].append(bind(host_dir, (0, USERNS_HOST, 65536)))
+    b.config["mounts"].append(bind(idmappable_dir, (0, USERNS_HOST, 65536)))
     r = b.sh(STAT + "; touch /tmp/made-inside && stat -c '%u' /tmp/made-inside")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert owners("\n".join(lines[:2])) == {"by-root": (0, 0), "by-1000": (1000, 1000)}
     assert lines[2] == "0"
-    st = os.stat(host_dir / "made-inside")
+    st = os.stat(idmappable_dir / "made-inside")
     assert (st.st_uid, st.st_gid) == (0, 0)
 
 
-def test_idmap_option_takes_the_containers_mappings(make_bundle, host_dir):
+def test_idmap_option_takes_the_containers_mappings(make_bundle, idmappable_dir):
     b = make_bundle("userns")
-    b.config["mounts"].append(bind(host_dir, None, ("rbind", "rw", "idmap")))
+    b.config["mounts"].append(bind(idmappable_dir, None, ("rbind", "rw", "idmap")))
     r = b.sh(STAT)
     assert r.returncode == 0, r.stderr
     assert owners(r.stdout) == {"by-root": (0, 0), "by-1000": (1000, 1000)}
 
 
-def test_idmapped_read_only_mount_stays_read_only(bundle, host_dir):
-    bundle.config["mounts"].append(bind(host_dir, (0, 5000, 2000), ("rbind", "ro")))
+def test_idmapped_read_only_mount_stays_read_only(bundle, idmappable_dir):
+    bundle.config["mounts"].append(bind(idmappable_dir, (0, 5000, 2000), ("rbind", "ro")))
     r = bundle.sh(STAT + "; touch /tmp/x && echo WROTE")
     assert "WROTE" not in r.stdout
     assert "Read-only file system" in r.stderr
-    assert not (host_dir / "x").exists()
+    assert not (idmappable_dir / "x").exists()
 
 
 def test_filesystem_without_idmapped_mounts_is_a_clear_error(bundle):

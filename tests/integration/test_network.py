@@ -351,7 +351,7 @@ def test_a_failed_setup_leaves_nothing(bundle, net_clean):
 
 def test_no_networking_imports_nothing_of_it(bundle):
     bundle.write()
-    argv = [sys.executable, "-X", "importtime", NSINIT[1], "--root", str(bundle.state_root), "exec"]
+    argv = [sys.executable, "-X", "importtime", NSINIT[-1], "--root", str(bundle.state_root), "exec"]
     r = subprocess.run(
         [*argv, str(bundle.config_path), "--", "true"], capture_output=True, text=True, timeout=30
     )

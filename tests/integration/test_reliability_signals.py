@@ -59,11 +59,17 @@ def test_signal_during_create_is_not_fatal(bundle):
     container ends, and nsinit leaves nothing behind."""
     rng = random.Random(11)
     relayed = 0
+    # The moments are spread over a whole run as long as this machine takes for one (an emulated
+    # one takes seconds just to start Python, and a fixed window would end before create began).
+    bundle.id = f"t-sigcal-{os.getpid()}"
+    started = time.monotonic()
+    assert _foreground(bundle, "run", ["/bin/sleep", "0.3"]).wait(timeout=60) == 0
+    whole_run = time.monotonic() - started
     # Without a trap the init of a pid namespace ignores SIGTERM: it ends by itself.
     for i in range(8):
         bundle.id = f"t-sig{i}-{os.getpid()}"
         p = _foreground(bundle, "run", ["/bin/sleep", "0.3"])
-        time.sleep(rng.uniform(0, 0.25))
+        time.sleep(rng.uniform(0, 0.8 * whole_run))
         p.send_signal(signal.SIGTERM)
         code = p.wait(timeout=15)
         err = p.stderr.read().decode()
