@@ -3,7 +3,7 @@
 # software-emulated VM of scripts/cgroup2-vm (no v1 hierarchy, loopback only, the host's filesystem
 # read-only and this checkout read-write). What the VM lacks (an engine, a host feature) skips, naming it.
 # Extra arguments go to pytest (e.g. -x, -k pause, -m cgroup2, a test file). The VM is killed after VM_TIMEOUT
-# seconds (default 3000, boot included); the README's "Tests and speed" has the measured duration.
+# seconds (default 4000, boot included); the README's "Tests and speed" has the measured duration.
 set -eu
 cd "$(dirname "$0")/.."
 # The reliability tests run at full scale on the host (scripts/test.sh); here, where every process start
@@ -13,5 +13,5 @@ export PYCONTAINER_FUZZ_EXAMPLES="${PYCONTAINER_FUZZ_EXAMPLES:-100}" PYCONTAINER
 export PYCONTAINER_LOAD="${PYCONTAINER_LOAD:-12}" PYCONTAINER_RANDOM_KILLS="${PYCONTAINER_RANDOM_KILLS:-8}"
 target=tests  # unless the arguments name tests (a file, a directory, file::test)
 for arg in "$@"; do [ -e "${arg%%::*}" ] && target=; done
-exec bash scripts/cgroup2-vm --timeout "${VM_TIMEOUT:-3000}" -- \
+exec bash scripts/cgroup2-vm --timeout "${VM_TIMEOUT:-4000}" -- \
     python3 -m pytest -q -p no:cacheprovider "$@" $target
