@@ -191,7 +191,10 @@ def test_state_root_without_xdg_runtime_dir_is_under_run_user(home):
     run_user = Path(f"/run/user/{home.user.uid}")
     made = [p for p in (run_user.parent, run_user) if not p.exists()]
     run_user.mkdir(parents=True, exist_ok=True)  # what a login manager makes
+    if run_user.parent in made:  # /run/user is 0755 whatever this session's umask (the VM's is 077)
+        run_user.parent.chmod(0o755)
     os.chown(run_user, home.user.uid, home.user.gid)
+    run_user.chmod(0o700)
     try:
         home.config["process"]["args"] = ["sleep", "60"]
         r = home.nsinit("run", "-d", home.id, xdg=None)

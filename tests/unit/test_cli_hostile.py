@@ -127,13 +127,13 @@ def test_state_is_written_private_whatever_the_umask(tmp_path):
         d.create()
         d.save(State(id="c1"))
         d.save_config({"process": {"env": ["TOKEN=x"]}})
+        assert os.umask(0) == 0  # the caller's umask is left as it was
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(d.root).st_mode) == 0o711
     assert stat.S_IMODE(os.stat(d.path).st_mode) == 0o700
     for name in ("state.json", "config.json", "exec.fifo"):
         assert stat.S_IMODE(os.stat(os.path.join(d.path, name)).st_mode) == 0o600, name
-    assert os.umask(0o022) == 0o022  # the caller's umask is back
     d.remove()
     assert not os.path.exists(d.path)
 
