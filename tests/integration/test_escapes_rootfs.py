@@ -246,6 +246,7 @@ def escape(own_rootfs, tmp_path) -> str:
     r = subprocess.run(["gcc", "-static", "-O", "-o", own_rootfs / "escape", source], capture_output=True)
     if r.returncode != 0:
         pytest.skip(f"gcc -static failed: {r.stderr.decode()[-200:]}")
+    (own_rootfs / "escape").chmod(0o755)  # whatever the session's umask: a userns root runs it too
     return "/escape"
 
 
