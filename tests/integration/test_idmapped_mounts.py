@@ -30,6 +30,8 @@ def host_dir():
     d.chmod(0o777)
     (d / "by-root").write_text("root's\n")
     (d / "by-1000").write_text("1000's\n")
+    for name in ("by-root", "by-1000"):
+        (d / name).chmod(0o644)  # whatever the session's umask: read by ids that do not own them
     os.chown(d / "by-1000", 1000, 1000)
     yield d
     shutil.rmtree(top)
