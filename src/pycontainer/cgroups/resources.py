@@ -53,7 +53,7 @@ import os
 
 from pycontainer.cgroups.base import write_file
 from pycontainer.cgroups.detect import UNIFIED, read_text
-from pycontainer.errors import ConfigError, ContainerError
+from pycontainer.errors import ConfigError, ContainerError, ResourceError
 from pycontainer.log import get_logger
 
 TYPE_CHECKING = False
@@ -94,27 +94,6 @@ _SWAPPINESS_UNSET = 2**64 - 1
 
 #: cgroup v2 ``cpu.max`` period when none is given (the kernel's default).
 DEFAULT_CPU_PERIOD = 100000
-
-
-class ResourceError(ContainerError):
-    """A resource setting could not be applied: the kernel refused a write,
-    or the controller it needs is not available.  ``path`` is the JSON path
-    in the config (``linux.resources.memory.limit``); ``file`` and ``value``
-    are set when a write failed, ``errno`` is the kernel's error number."""
-
-    def __init__(
-        self,
-        message: str,
-        path: str,
-        file: str | None = None,
-        value: str | None = None,
-        error_number: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.path = path
-        self.file = file
-        self.value = value
-        self.errno = error_number
 
 
 # ----------------------------------------------------------- conversions
