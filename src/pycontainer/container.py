@@ -31,6 +31,12 @@ from pycontainer.state import (
     wait_exited,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from pycontainer.cgroups import Manager
+
 CGROUP_ROOT = "/sys/fs/cgroup"
 SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
 log = get_logger(__name__)
@@ -56,14 +62,21 @@ class Undo:
     def __enter__(self) -> Undo:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        interrupted: BaseException | None = None
         while self._steps:
             fn, args = self._steps.pop()
             try:
                 fn(*args)
-            except Exception as e:  # noqa: BLE001 - keep undoing; the first error is what matters
+            except BaseException as e:  # noqa: BLE001 - keep undoing; the first error is what matters
                 if exc is not None:
-                    exc.add_note(f"while cleaning up: {e}")
+                    exc.add_note(f"while cleaning up: {e!r}")
+                if not isinstance(e, Exception) and interrupted is None:
+                    interrupted = e  # a second Ctrl-C: finish undoing first
+        if interrupted is not None and isinstance(exc, Exception | None):
+            raise interrupted
 
 
 class ExecProcess:
@@ -233,6 +246,9 @@ class Container:
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
             resources = spec.linux.resources if spec.linux else None
+            # Undone from before the first mkdir: an interrupt (Ctrl-C) in the
+            # middle leaves no directory that only the state on record names.
+            undo.callback(_remove_cgroups, manager, list(state.cgroup_created))
             if rootless:  # only the cgroups delegated to the user; the rest is a warning
                 from pycontainer import rootless as rl
 
@@ -241,7 +257,6 @@ class Container:
                 rl.apply_resources(manager, resources)
             else:
                 manager.create()
-                undo.callback(manager.destroy)
                 failpoints.reached("create.cgroup-made")
                 apply_resources(manager, resources)
                 failpoints.reached("create.resources-applied")
@@ -783,6 +798,15 @@ def _check_mount_count(spec) -> None:
             f"of {limit} mounts per mount namespace (fs.mount-max)",
             "mounts",
         )
+
+
+def _remove_cgroups(manager: Manager, planned: list[str]) -> None:
+    """Undo the making of the container's cgroups, whatever stage it reached:
+    what ``manager`` made and recorded, and what the state said it was about
+    to make (a cut-short create may have made some without recording them;
+    a directory that is not there is fine)."""
+    manager.adopt(planned)
+    manager.destroy()
 
 
 def _cgroup_dirs_to_make(manager) -> list[str]:
