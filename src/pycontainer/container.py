@@ -178,7 +178,7 @@ class Container:
         to use it; ``nsinit create`` does not, and then needs the socket).
         ``root``: the state root (default :func:`state.default_root`)."""
         from pycontainer import cgroups, namespaces
-        from pycontainer.cgroups.resources import apply_resources
+        from pycontainer.cgroups.resources import apply_resources, init_oom_killed
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
 
@@ -278,7 +278,13 @@ class Container:
                 "bundle": os.fspath(spec.bundle),
                 "annotations": dict(spec.annotations),
             }
-            pid = spawn_init(init_cfg, _placer(manager, net, rootless))
+            try:
+                pid = spawn_init(init_cfg, _placer(manager, net, rootless))
+            except ContainerError:
+                oom = init_oom_killed(manager, resources)  # a memory limit below the init's needs
+                if oom is not None:
+                    raise oom from None
+                raise
             undo.callback(kill_and_reap, pid)
             failpoints.reached("create.init-ready")
             if net is not None:

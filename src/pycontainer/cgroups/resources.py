@@ -1155,6 +1155,52 @@ def apply_resources(manager: Manager, resources: Resources | None) -> None:
     _apply(manager, resources, update=False)
 
 
+def init_oom_killed(manager: Manager, resources: Resources | None) -> ResourceError | None:
+    """What to report when the container's init died during setup: if the
+    config sets a memory limit and the kernel OOM-killed in the cgroup, the
+    limit is below what the init needs.  runc's words for it (its
+    fs/memory.go setMemory, and "container init was OOM-killed (memory limit
+    too low?)" of process_linux.go), with the usage read now and the peak
+    (v1 memory.max_usage_in_bytes, v2 memory.peak when the kernel has it).
+    None otherwise."""
+    memory = resources.memory if resources is not None else None
+    limit = memory.limit if memory is not None else None
+    if not limit or limit < 0:
+        return None
+    from pycontainer.cgroups import stats
+
+    paths = manager.paths()
+    if "memory" in paths:
+        d = paths["memory"]
+        names = ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.max_usage_in_bytes")
+        hit = _read_int(f"{d}/memory.failcnt")
+    elif UNIFIED in paths:
+        d, names = paths[UNIFIED], ("memory.max", "memory.current", "memory.peak")
+        hit = stats.memory_events(d).get("max")
+    else:
+        return None
+    killed = stats.oom_kills(paths)
+    if not killed and not hit:  # an allocation may fail (ENOMEM) instead of a kill
+        return None
+    usage = _read_int(f"{d}/{names[1]}")
+    peak = _read_int(f"{d}/{names[2]}")
+    return ResourceError(
+        f"unable to set memory limit to {limit} (current usage: {usage}, peak usage: "
+        f"{usage if peak is None else peak})"
+        + (": container init was OOM-killed (memory limit too low?)" if killed else ""),
+        path=f"{ROOT}.memory.limit",
+        file=f"{d}/{names[0]}",
+        value=str(limit),
+    )
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(read_text(path))
+    except (OSError, ValueError):
+        return None
+
+
 def update_resources(manager: Manager, resources: Resources) -> None:
     """Change the resources of a running container (``nsinit update``).
 

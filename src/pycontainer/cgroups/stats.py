@@ -108,6 +108,11 @@ class OomWatcher:
         self.close()
 
 
+def memory_events(directory: str) -> dict[str, int]:
+    """A cgroup v2 directory's memory.events (low, high, max, oom, oom_kill)."""
+    return _keyed(directory, "memory.events")
+
+
 def oom_kills(paths: dict[str, str]) -> int:
     """How many processes the kernel OOM-killed in the container's cgroup."""
     if "memory" in paths:
