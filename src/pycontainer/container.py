@@ -33,6 +33,7 @@ from pycontainer.state import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import TracebackType
 
     from pycontainer.cgroups import Manager
@@ -505,11 +506,12 @@ class Container:
 
         return stats.oom_kills(self._state.cgroup_paths)
 
-    def events(self, interval: float = 5.0, tick: float = 0.25):
+    def events(self, interval: float = 5.0, tick: float = 0.25) -> Iterator[tuple[str, dict | int]]:
         """Yield ``("stats", data)`` every ``interval`` seconds and ``("oom",
-        None)`` as the kernel reports an OOM in the container's cgroup (an
-        eventfd on v1, memory.events on v2: no polling), until the container
-        stops (checked every ``tick`` seconds)."""
+        n)`` as the kernel OOM-kills ``n`` more of the container's processes
+        (woken by an eventfd on v1, memory.events on v2: no polling; counted
+        from the cgroup's oom_kill count, so a kill is reported once), until
+        the container stops (checked every ``tick`` seconds)."""
         import select
 
         from pycontainer.cgroups import stats
@@ -525,10 +527,13 @@ class Container:
                     yield "stats", self.stats()
                     next_stats = now + interval
                 wait = max(0.0, min(tick, next_stats - time.monotonic()))
-                if poller.poll(wait * 1000) and watcher.read():
-                    yield "oom", None
-            if watcher.read():
-                yield "oom", None
+                if poller.poll(wait * 1000) or watcher.pending:
+                    kills = watcher.read()
+                    if kills:
+                        yield "oom", kills
+            kills = watcher.read()
+            if kills:
+                yield "oom", kills
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""

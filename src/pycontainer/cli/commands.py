@@ -366,10 +366,11 @@ def cmd_events(args) -> int:
         return 0
     interval = _seconds(args.interval)
     for kind, data in container.events(interval=interval):
-        event = {"type": kind, "id": args.id}
-        if data is not None:  # runc leaves "data" out of an oom event
-            event["data"] = data
-        print(jsonio.dumps(event), flush=True)
+        if kind == "oom":  # one line per kill, without "data", as runc's
+            for _ in range(data):
+                print(jsonio.dumps({"type": "oom", "id": args.id}), flush=True)
+            continue
+        print(jsonio.dumps({"type": kind, "id": args.id, "data": data}), flush=True)
     return 0
 
 
