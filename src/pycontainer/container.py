@@ -692,6 +692,31 @@ class Container:
         except ContainerNotFound:
             pass  # already deleted, by us or someone else
 
+    # Last in the class: below it, ``list`` in an annotation would name this method.
+    @classmethod
+    def list(cls, root: str | os.PathLike | None = None) -> list[Container]:
+        """Every container under the state root (default
+        :func:`state.default_root`), by id, its status read now.  One deleted
+        meanwhile, or whose state cannot be read, is left out; so is anything
+        there that is not a container's directory."""
+        from pycontainer.state import check_root
+
+        root = default_root() if root is None else root
+        check_root(root)  # a directory, not writable by others (what it lists could be planted)
+        try:
+            names = sorted(os.listdir(root))
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            try:
+                container = cls.load(name, root)
+                container.state()  # its status now
+            except ContainerError:
+                continue
+            found.append(container)
+        return found
+
 
 def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -> None:
     """``delete --force`` of a state dir without a usable state: a create

@@ -278,17 +278,7 @@ def cmd_delete(args) -> int:
 
 
 def cmd_list(args) -> int:
-    root = _root(args)
-    containers = []
-    from pycontainer.state import check_root
-
-    check_root(root)  # a directory, not writable by others (what it lists could be planted)
-    if os.path.isdir(root):
-        for name in sorted(os.listdir(root)):
-            try:
-                containers.append(Container.load(name, root).state())
-            except ContainerError:
-                continue
+    containers = [c.state() for c in Container.list(_root(args))]
     if args.quiet:
         for s in containers:
             print(s.id)
