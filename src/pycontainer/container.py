@@ -170,6 +170,7 @@ class Container:
         console_socket: str | None = None,
         terminal_here: bool = True,
         new_keyring: bool = True,
+        strict: bool = False,
     ) -> Container:
         """Make the container up to the user's process: namespaces, cgroups,
         rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
@@ -177,7 +178,10 @@ class Container:
         ``process.terminal``, the pty's master goes to ``console_socket``, or
         without one to :meth:`terminal` (``terminal_here``: the caller stays
         to use it; ``nsinit create`` does not, and then needs the socket).
-        ``root``: the state root (default :func:`state.default_root`)."""
+        ``root``: the state root (default :func:`state.default_root`).
+        ``strict``: for an unprivileged user, a limit of ``linux.resources``
+        that cannot be applied (its cgroup not delegated) is a ResourceError
+        naming its JSON path, not a warning."""
         from pycontainer import cgroups, namespaces
         from pycontainer.cgroups.resources import apply_resources, init_oom_killed
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
@@ -255,7 +259,7 @@ class Container:
 
                 manager = rl.delegated_cgroups(manager)
                 undo.callback(manager.destroy)
-                rl.apply_resources(manager, resources)
+                rl.apply_resources(manager, resources, strict=strict)
             else:
                 manager.create()
                 failpoints.reached("create.cgroup-made")
@@ -280,7 +284,7 @@ class Container:
                 "annotations": dict(spec.annotations),
             }
             try:
-                pid = spawn_init(init_cfg, _placer(manager, net, rootless))
+                pid = spawn_init(init_cfg, _placer(manager, net, rootless, strict and resources is not None))
             except ContainerError:
                 oom = init_oom_killed(manager, resources)  # a memory limit below the init's needs
                 if oom is not None:
@@ -909,15 +913,16 @@ def _wants_idmap(m) -> bool:
     return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
 
 
-def _placer(manager, net, rootless: bool):
+def _placer(manager, net, rootless: bool, strict: bool = False):
     """What spawn_init calls while the init sets up its rootfs: place it in its
-    cgroups (an unprivileged user's: only the delegated ones), and with a
-    network to set up, load the network code meanwhile."""
+    cgroups (an unprivileged user's: only the delegated ones, where a refusal
+    is a warning unless ``strict``), and with a network to set up, load the
+    network code meanwhile."""
     add = manager.add
     if rootless:
         from pycontainer import rootless as rl
 
-        add = rl.place_in_cgroups(manager)
+        add = rl.place_in_cgroups(manager, strict)
     if net is None:
         return add
 

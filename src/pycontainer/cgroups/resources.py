@@ -1155,6 +1155,17 @@ def apply_resources(manager: Manager, resources: Resources | None) -> None:
     _apply(manager, resources, update=False)
 
 
+def wanted_paths(resources: Resources | None) -> list[str]:
+    """The JSON paths of the limits ``resources`` asks for
+    (``linux.resources.memory``, ...), in the order they are applied."""
+    if resources is None:
+        return []
+    paths = [f"{ROOT}.{step.json_key}" for step in _STEPS if step.wanted(resources)]
+    if resources.unified:
+        paths.append(f"{ROOT}.unified")
+    return list(dict.fromkeys(paths))
+
+
 def init_oom_killed(manager: Manager, resources: Resources | None) -> ResourceError | None:
     """What to report when the container's init died during setup: if the
     config sets a memory limit and the kernel OOM-killed in the cgroup, the
