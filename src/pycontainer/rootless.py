@@ -26,6 +26,13 @@ import os
 from pycontainer.errors import ConfigError, ContainerError, ResourceError
 from pycontainer.log import get_logger
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pycontainer.cgroups import Manager
+    from pycontainer.spec.models import Resources
+
 log = get_logger(__name__)
 
 SUBID_FILES = {"uid": "/etc/subuid", "gid": "/etc/subgid"}
@@ -231,7 +238,7 @@ def delegated_cgroups(manager):
     return used
 
 
-def place_in_cgroups(manager, strict: bool = False):
+def place_in_cgroups(manager: Manager, strict: bool = False) -> Callable[[int], None]:
     """``manager.add`` for the init, where a refusal is a warning: a v1
     hierarchy takes a process only from a writer of its uid, which the init
     is not when the container's root is a subordinate id.  With ``strict``
@@ -270,7 +277,7 @@ def _can_move_into(directory: str, mountpoint: str, current: str | None, unified
     return os.access(os.path.join(common, "cgroup.procs"), os.W_OK)
 
 
-def apply_resources(manager, resources, strict: bool = False) -> None:
+def apply_resources(manager: Manager | NoCgroups, resources: Resources | None, strict: bool = False) -> None:
     """Resource limits where the delegated cgroups take them; a refusal is a
     warning (an unprivileged user cannot be expected to hold every
     controller), or with ``strict`` a ResourceError naming the JSON path of

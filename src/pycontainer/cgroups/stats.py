@@ -106,9 +106,10 @@ class OomWatcher:
                 notified = os.eventfd_read(self.fd)
             except BlockingIOError:
                 notified = 0
-            kills = self._read_v1()
-            if kills is None:  # no kill count on this kernel: the notifications are all we have
+            count = self._read_v1()
+            if count is None:  # no kill count on this kernel: the notifications are all we have
                 return notified
+            kills = count
             self.pending = self.pending or notified > 0
         new, self._kills = max(kills - self._kills, 0), kills
         if new:
