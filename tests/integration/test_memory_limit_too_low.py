@@ -15,9 +15,9 @@ from pycontainer.errors import ResourceError
 
 pytestmark = pytest.mark.root
 
-# Far below what the init touches between joining its cgroup and its exec
+# One page: far below what the init touches between joining its cgroup and its exec
 # (every page of the parent's heap it writes to is copied, and charged).
-TOO_LOW = 64 * 1024
+TOO_LOW = 4096  # one page
 RUNC_WORDING = re.compile(
     rf"^unable to set memory limit to {TOO_LOW} \(current usage: \d+, peak usage: \d+\)"
     r"(: container init was OOM-killed \(memory limit too low\?\))?$"
