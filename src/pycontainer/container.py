@@ -31,6 +31,13 @@ from pycontainer.state import (
     wait_exited,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+
+    from pycontainer.cgroups import Manager
+
 CGROUP_ROOT = "/sys/fs/cgroup"
 SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
 log = get_logger(__name__)
@@ -56,14 +63,21 @@ class Undo:
     def __enter__(self) -> Undo:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        interrupted: BaseException | None = None
         while self._steps:
             fn, args = self._steps.pop()
             try:
                 fn(*args)
-            except Exception as e:  # noqa: BLE001 - keep undoing; the first error is what matters
+            except BaseException as e:  # noqa: BLE001 - keep undoing; the first error is what matters
                 if exc is not None:
-                    exc.add_note(f"while cleaning up: {e}")
+                    exc.add_note(f"while cleaning up: {e!r}")
+                if not isinstance(e, Exception) and interrupted is None:
+                    interrupted = e  # a second Ctrl-C: finish undoing first
+        if interrupted is not None and isinstance(exc, Exception | None):
+            raise interrupted
 
 
 class ExecProcess:
@@ -156,6 +170,7 @@ class Container:
         console_socket: str | None = None,
         terminal_here: bool = True,
         new_keyring: bool = True,
+        strict: bool = False,
     ) -> Container:
         """Make the container up to the user's process: namespaces, cgroups,
         rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
@@ -163,9 +178,12 @@ class Container:
         ``process.terminal``, the pty's master goes to ``console_socket``, or
         without one to :meth:`terminal` (``terminal_here``: the caller stays
         to use it; ``nsinit create`` does not, and then needs the socket).
-        ``root``: the state root (default :func:`state.default_root`)."""
+        ``root``: the state root (default :func:`state.default_root`).
+        ``strict``: for an unprivileged user, a limit of ``linux.resources``
+        that cannot be applied (its cgroup not delegated) is a ResourceError
+        naming its JSON path, not a warning."""
         from pycontainer import cgroups, namespaces
-        from pycontainer.cgroups.resources import apply_resources
+        from pycontainer.cgroups.resources import apply_resources, init_oom_killed
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
         from pycontainer.spec import check, dump, load_config
 
@@ -233,15 +251,17 @@ class Container:
             # The cgroups are made before the clone: after it, every page the
             # parent touches is copied on write.
             resources = spec.linux.resources if spec.linux else None
+            # Undone from before the first mkdir: an interrupt (Ctrl-C) in the
+            # middle leaves no directory that only the state on record names.
+            undo.callback(_remove_cgroups, manager, list(state.cgroup_created))
             if rootless:  # only the cgroups delegated to the user; the rest is a warning
                 from pycontainer import rootless as rl
 
                 manager = rl.delegated_cgroups(manager)
                 undo.callback(manager.destroy)
-                rl.apply_resources(manager, resources)
+                rl.apply_resources(manager, resources, strict=strict)
             else:
                 manager.create()
-                undo.callback(manager.destroy)
                 failpoints.reached("create.cgroup-made")
                 apply_resources(manager, resources)
                 failpoints.reached("create.resources-applied")
@@ -263,7 +283,13 @@ class Container:
                 "bundle": os.fspath(spec.bundle),
                 "annotations": dict(spec.annotations),
             }
-            pid = spawn_init(init_cfg, _placer(manager, net, rootless))
+            try:
+                pid = spawn_init(init_cfg, _placer(manager, net, rootless, strict and resources is not None))
+            except ContainerError:
+                oom = init_oom_killed(manager, resources)  # a memory limit below the init's needs
+                if oom is not None:
+                    raise oom from None
+                raise
             undo.callback(kill_and_reap, pid)
             failpoints.reached("create.init-ready")
             if net is not None:
@@ -484,11 +510,12 @@ class Container:
 
         return stats.oom_kills(self._state.cgroup_paths)
 
-    def events(self, interval: float = 5.0, tick: float = 0.25):
+    def events(self, interval: float = 5.0, tick: float = 0.25) -> Iterator[tuple[str, dict | int]]:
         """Yield ``("stats", data)`` every ``interval`` seconds and ``("oom",
-        None)`` as the kernel reports an OOM in the container's cgroup (an
-        eventfd on v1, memory.events on v2: no polling), until the container
-        stops (checked every ``tick`` seconds)."""
+        n)`` as the kernel OOM-kills ``n`` more of the container's processes
+        (woken by an eventfd on v1, memory.events on v2: no polling; counted
+        from the cgroup's oom_kill count, so a kill is reported once), until
+        the container stops (checked every ``tick`` seconds)."""
         import select
 
         from pycontainer.cgroups import stats
@@ -504,10 +531,13 @@ class Container:
                     yield "stats", self.stats()
                     next_stats = now + interval
                 wait = max(0.0, min(tick, next_stats - time.monotonic()))
-                if poller.poll(wait * 1000) and watcher.read():
-                    yield "oom", None
-            if watcher.read():
-                yield "oom", None
+                if poller.poll(wait * 1000) or watcher.pending:
+                    kills = watcher.read()
+                    if kills:
+                        yield "oom", kills
+            kills = watcher.read()
+            if kills:
+                yield "oom", kills
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""
@@ -666,6 +696,31 @@ class Container:
         except ContainerNotFound:
             pass  # already deleted, by us or someone else
 
+    # Last in the class: below it, ``list`` in an annotation would name this method.
+    @classmethod
+    def list(cls, root: str | os.PathLike | None = None) -> list[Container]:
+        """Every container under the state root (default
+        :func:`state.default_root`), by id, its status read now.  One deleted
+        meanwhile, or whose state cannot be read, is left out; so is anything
+        there that is not a container's directory."""
+        from pycontainer.state import check_root
+
+        root = default_root() if root is None else root
+        check_root(root)  # a directory, not writable by others (what it lists could be planted)
+        try:
+            names = sorted(os.listdir(root))
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            try:
+                container = cls.load(name, root)
+                container.state()  # its status now
+            except ContainerError:
+                continue
+            found.append(container)
+        return found
+
 
 def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -> None:
     """``delete --force`` of a state dir without a usable state: a create
@@ -785,6 +840,15 @@ def _check_mount_count(spec) -> None:
         )
 
 
+def _remove_cgroups(manager: Manager, planned: list[str]) -> None:
+    """Undo the making of the container's cgroups, whatever stage it reached:
+    what ``manager`` made and recorded, and what the state said it was about
+    to make (a cut-short create may have made some without recording them;
+    a directory that is not there is fine)."""
+    manager.adopt(planned)
+    manager.destroy()
+
+
 def _cgroup_dirs_to_make(manager) -> list[str]:
     """The cgroup directories ``manager.create()`` is about to make (those
     missing now, top-down), for the state written before it makes them."""
@@ -849,15 +913,16 @@ def _wants_idmap(m) -> bool:
     return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
 
 
-def _placer(manager, net, rootless: bool):
+def _placer(manager, net, rootless: bool, strict: bool = False):
     """What spawn_init calls while the init sets up its rootfs: place it in its
-    cgroups (an unprivileged user's: only the delegated ones), and with a
-    network to set up, load the network code meanwhile."""
+    cgroups (an unprivileged user's: only the delegated ones, where a refusal
+    is a warning unless ``strict``), and with a network to set up, load the
+    network code meanwhile."""
     add = manager.add
     if rootless:
         from pycontainer import rootless as rl
 
-        add = rl.place_in_cgroups(manager)
+        add = rl.place_in_cgroups(manager, strict)
     if net is None:
         return add
 

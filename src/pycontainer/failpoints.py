@@ -24,6 +24,7 @@ ENV = "PYCONTAINER_FAILPOINT"
 STEPS: list[str] = [
     "create.state-dir",  # the state dir and exec fifo exist, state.json not yet
     "create.state-saved",  # state.json: the cgroups about to be made, no init pid
+    "create.cgroup-dir-made",  # in each hierarchy in turn (the first: between two)
     "create.cgroup-made",
     "create.resources-applied",
     "create.init-cloned",
@@ -60,10 +61,19 @@ STEPS += ["network.devices-moved", "network.veth-created", "network.bridge-creat
 NO_PATHS_ENV = "PYCONTAINER_NO_PATHS_FROM"
 
 
+# Also test-only: with PYCONTAINER_INTERRUPT_AT set to a step, the process
+# that reaches it raises KeyboardInterrupt there, as a Ctrl-C would: the
+# library must undo what it made and let the interrupt through.
+INTERRUPT_ENV = "PYCONTAINER_INTERRUPT_AT"
+
+
 def reached(step: str) -> None:
-    """Die by SIGKILL here if the failpoint names this step."""
+    """Die by SIGKILL here if the failpoint names this step (raise
+    KeyboardInterrupt if PYCONTAINER_INTERRUPT_AT does)."""
     if os.environ.get(NO_PATHS_ENV) == step:
         forbid_paths(step)
+    if os.environ.get(INTERRUPT_ENV) == step:
+        raise KeyboardInterrupt(f"failpoint {step}")
     if os.environ.get(ENV) == step:
         os.kill(os.getpid(), 9)
         # Still here: the init of a pid namespace, which the kernel shields

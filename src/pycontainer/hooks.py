@@ -35,12 +35,11 @@ import select
 import time
 
 from pycontainer import jsonio, signals
-from pycontainer.errors import ContainerError
+from pycontainer.errors import HookError
 
 PHASES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of each of stdout and stderr kept (the last ones)
-EXCERPT_LIMIT = 4096  # characters of each put in the error message (the last ones)
 
 _CHUNK = 64 * 1024
 _POLLIN = select.POLLIN | select.POLLHUP | select.POLLERR
@@ -50,50 +49,6 @@ _MAX_NAP_MS = 50
 # Signals CPython ignores at start-up; the hook gets them back at their defaults.
 _RESTORE = ("SIGPIPE", "SIGXFSZ")
 _restore_numbers: tuple[int, ...] | None = None
-
-
-class HookError(ContainerError):
-    """A hook failed: it could not be run, exited non-zero, was killed by a
-    signal or ran past its timeout.
-
-    ``str()`` is ``"{phase} hook #{index} ({path}) failed: {reason}"`` plus
-    ``", stdout: ..."`` and ``", stderr: ..."`` excerpts when there was output.
-    Attributes: ``phase``, ``index``, ``path``, ``reason``; ``exit_status``
-    (int or None), ``signal`` (the killing signal or None), ``timed_out``,
-    ``errno`` (an exec/spawn failure's errno or None) and the captured
-    ``stdout`` and ``stderr`` (bytes, at most the last 64 KiB of each).
-    """
-
-    def __init__(
-        self,
-        phase: str,
-        index: int,
-        path: str,
-        reason: str,
-        *,
-        exit_status: int | None = None,
-        signal: int | None = None,
-        timed_out: bool = False,
-        errno: int | None = None,
-        stdout: bytes = b"",
-        stderr: bytes = b"",
-    ) -> None:
-        self.phase = phase
-        self.index = index
-        self.path = path
-        self.reason = reason
-        self.exit_status = exit_status
-        self.signal = signal
-        self.timed_out = timed_out
-        self.errno = errno
-        self.stdout = stdout
-        self.stderr = stderr
-        message = f"{phase} hook #{index} ({path}) failed: {reason}"
-        for name, data in (("stdout", stdout), ("stderr", stderr)):
-            text = _excerpt(data)
-            if text:
-                message += f", {name}: {text}"
-        super().__init__(message)
 
 
 def run_hooks(hooks: list, state: dict, phase: str, trampoline_fd: int = -1) -> None:
@@ -410,12 +365,3 @@ def _signal_name(sig: int) -> str:
         if number == sig and "+" not in name and "-" not in name:
             return f" ({name})"
     return ""
-
-
-def _excerpt(data: bytes) -> str:
-    """The end of some output as text for a message: trailing whitespace
-    dropped, at most EXCERPT_LIMIT characters ("..." in front when cut)."""
-    text = data.decode("utf-8", "replace").rstrip()
-    if len(text) > EXCERPT_LIMIT:
-        text = "..." + text[-EXCERPT_LIMIT:]
-    return text

@@ -14,15 +14,24 @@ nothing for it.
   with its JSON path (``linux.uidMappings[1]``) and leaves nothing behind.
 * **Cgroups** are used where they are delegated to the user (writable),
   each hierarchy on its own; the others are skipped with a warning, as are
-  resource limits the kernel refuses.  A container never fails for them.
+  resource limits the kernel refuses.  A container never fails for them,
+  unless created with ``strict=True``: then a limit that cannot be applied
+  is a ResourceError naming its JSON path.
 """
 
 from __future__ import annotations
 
 import os
 
-from pycontainer.errors import ConfigError, ContainerError
+from pycontainer.errors import ConfigError, ContainerError, ResourceError
 from pycontainer.log import get_logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pycontainer.cgroups import Manager
+    from pycontainer.spec.models import Resources
 
 log = get_logger(__name__)
 
@@ -229,10 +238,11 @@ def delegated_cgroups(manager):
     return used
 
 
-def place_in_cgroups(manager):
+def place_in_cgroups(manager: Manager, strict: bool = False) -> Callable[[int], None]:
     """``manager.add`` for the init, where a refusal is a warning: a v1
     hierarchy takes a process only from a writer of its uid, which the init
-    is not when the container's root is a subordinate id."""
+    is not when the container's root is a subordinate id.  With ``strict``
+    (the config asks for limits that must apply) a refusal is a ResourceError."""
 
     by_dir: dict[str, list[str]] = {}
     for key, directory in manager.paths().items():
@@ -244,6 +254,11 @@ def place_in_cgroups(manager):
             try:
                 part.add(pid)
             except ContainerError as e:
+                if strict:
+                    raise ResourceError(
+                        f"linux.resources: cannot apply to the init: {e} (strict)",
+                        path="linux.resources",
+                    ) from e
                 log.warning("rootless: %s", e)
 
     return add
@@ -262,18 +277,31 @@ def _can_move_into(directory: str, mountpoint: str, current: str | None, unified
     return os.access(os.path.join(common, "cgroup.procs"), os.W_OK)
 
 
-def apply_resources(manager, resources) -> None:
+def apply_resources(manager: Manager | NoCgroups, resources: Resources | None, strict: bool = False) -> None:
     """Resource limits where the delegated cgroups take them; a refusal is a
-    warning (an unprivileged user cannot be expected to hold every controller)."""
+    warning (an unprivileged user cannot be expected to hold every
+    controller), or with ``strict`` a ResourceError naming the JSON path of
+    the first limit not applied."""
     from pycontainer.cgroups.resources import apply_resources as apply
+    from pycontainer.cgroups.resources import wanted_paths
 
     if isinstance(manager, NoCgroups):
+        wanted = wanted_paths(resources)
+        if strict and wanted:
+            raise ResourceError(
+                f"{wanted[0]}: cannot be applied: no cgroup is delegated to the user (strict)",
+                path=wanted[0],
+            )
         if resources is not None:
             log.warning("rootless: linux.resources not applied: no cgroup is delegated to the user")
         return
     try:
         apply(manager, resources)
     except ContainerError as e:
+        if strict:
+            if isinstance(e, ResourceError):
+                raise
+            raise ResourceError(f"linux.resources: {e}", path="linux.resources") from e
         log.warning("rootless: linux.resources not applied: %s", e)
 
 

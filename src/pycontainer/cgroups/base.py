@@ -24,6 +24,7 @@ import os
 import posixpath
 import time
 
+from pycontainer import failpoints
 from pycontainer.cgroups.detect import UNIFIED, parse_proc_cgroup, read_text
 from pycontainer.errors import ConfigError, ContainerError
 from pycontainer.log import get_logger
@@ -324,7 +325,8 @@ class Manager:
     def create(self) -> None:
         """Create the container's directory in every hierarchy (``mkdir -p``),
         remembering which directories were made here.  If any hierarchy
-        fails, what this call made is removed again before raising."""
+        fails, or the call is cut short by any exception (a KeyboardInterrupt
+        too), what this call made is removed again before raising."""
         made_now: list[str] = []
         try:
             for keys, target in self._dirs.values():
@@ -332,16 +334,17 @@ class Manager:
                 if made:
                     made_now.extend(made)
                     self._prepare(keys, target, made)
-        except (OSError, ContainerError) as exc:
+                failpoints.reached("create.cgroup-dir-made")
+        except BaseException as exc:
             for directory in reversed(made_now):
                 try:
                     os.rmdir(directory)
                 except OSError as cleanup_exc:
                     log.debug("rollback: cannot remove %s: %s", directory, cleanup_exc)
                     self._created.append(directory)
-            if isinstance(exc, ContainerError):
-                raise
-            raise ContainerError(f"cannot create cgroup {self.path!r}: {exc}") from exc
+            if isinstance(exc, OSError):
+                raise ContainerError(f"cannot create cgroup {self.path!r}: {exc}") from exc
+            raise
         self._created.extend(d for d in made_now if d not in self._created)
 
     def add(self, pid: int) -> None:

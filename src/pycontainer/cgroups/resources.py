@@ -53,7 +53,7 @@ import os
 
 from pycontainer.cgroups.base import write_file
 from pycontainer.cgroups.detect import UNIFIED, read_text
-from pycontainer.errors import ConfigError, ContainerError
+from pycontainer.errors import ConfigError, ContainerError, ResourceError
 from pycontainer.log import get_logger
 
 TYPE_CHECKING = False
@@ -94,27 +94,6 @@ _SWAPPINESS_UNSET = 2**64 - 1
 
 #: cgroup v2 ``cpu.max`` period when none is given (the kernel's default).
 DEFAULT_CPU_PERIOD = 100000
-
-
-class ResourceError(ContainerError):
-    """A resource setting could not be applied: the kernel refused a write,
-    or the controller it needs is not available.  ``path`` is the JSON path
-    in the config (``linux.resources.memory.limit``); ``file`` and ``value``
-    are set when a write failed, ``errno`` is the kernel's error number."""
-
-    def __init__(
-        self,
-        message: str,
-        path: str,
-        file: str | None = None,
-        value: str | None = None,
-        error_number: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.path = path
-        self.file = file
-        self.value = value
-        self.errno = error_number
 
 
 # ----------------------------------------------------------- conversions
@@ -1174,6 +1153,63 @@ def apply_resources(manager: Manager, resources: Resources | None) -> None:
     or ``..``, swap below the memory limit on v2, an unparsable page size).
     """
     _apply(manager, resources, update=False)
+
+
+def wanted_paths(resources: Resources | None) -> list[str]:
+    """The JSON paths of the limits ``resources`` asks for
+    (``linux.resources.memory``, ...), in the order they are applied."""
+    if resources is None:
+        return []
+    paths = [f"{ROOT}.{step.json_key}" for step in _STEPS if step.wanted(resources)]
+    if resources.unified:
+        paths.append(f"{ROOT}.unified")
+    return list(dict.fromkeys(paths))
+
+
+def init_oom_killed(manager: Manager, resources: Resources | None) -> ResourceError | None:
+    """What to report when the container's init died during setup: if the
+    config sets a memory limit and the kernel OOM-killed in the cgroup, the
+    limit is below what the init needs.  runc's words for it (its
+    fs/memory.go setMemory, and "container init was OOM-killed (memory limit
+    too low?)" of process_linux.go), with the usage read now and the peak
+    (v1 memory.max_usage_in_bytes, v2 memory.peak when the kernel has it).
+    None otherwise."""
+    memory = resources.memory if resources is not None else None
+    limit = memory.limit if memory is not None else None
+    if not limit or limit < 0:
+        return None
+    from pycontainer.cgroups import stats
+
+    paths = manager.paths()
+    if "memory" in paths:
+        d = paths["memory"]
+        names = ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.max_usage_in_bytes")
+        hit = _read_int(f"{d}/memory.failcnt")
+    elif UNIFIED in paths:
+        d, names = paths[UNIFIED], ("memory.max", "memory.current", "memory.peak")
+        hit = stats.memory_events(d).get("max")
+    else:
+        return None
+    killed = stats.oom_kills(paths)
+    if not killed and not hit:  # an allocation may fail (ENOMEM) instead of a kill
+        return None
+    usage = _read_int(f"{d}/{names[1]}")
+    peak = _read_int(f"{d}/{names[2]}")
+    return ResourceError(
+        f"unable to set memory limit to {limit} (current usage: {usage}, peak usage: "
+        f"{usage if peak is None else peak})"
+        + (": container init was OOM-killed (memory limit too low?)" if killed else ""),
+        path=f"{ROOT}.memory.limit",
+        file=f"{d}/{names[0]}",
+        value=str(limit),
+    )
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(read_text(path))
+    except (OSError, ValueError):
+        return None
 
 
 def update_resources(manager: Manager, resources: Resources) -> None:

@@ -41,17 +41,26 @@ def collect(paths: dict[str, str], pid: int | None = None) -> dict:
 class OomWatcher:
     """An fd that becomes ready when the kernel hits the memory limit of the
     container's cgroup (see the module docstring); :meth:`read` says how
-    many OOM events came since the last call.  No memory controller: no fd
-    (:attr:`fd` is None) and never an event."""
+    many processes the kernel OOM-killed since the last call, from the
+    cgroup's own count (v1 ``memory.oom_control``, v2 ``memory.events``
+    ``oom_kill``), so one kill is counted once however many notifications
+    it caused.  No memory controller: no fd (:attr:`fd` is None) and never
+    a kill."""
 
     def __init__(self, paths: dict[str, str]) -> None:
         self.fd: int | None = None
         self.events = 0  # poll(2) events to wait for on fd
+        #: A notification came and its kill is not counted yet (v1 notifies
+        #: before the OOM killer picks its victim): :meth:`read` again soon.
+        self.pending = False
         self._control: int | None = None
+        self._v1_dir: str | None = None
         self._v2_dir: str | None = None
         self._kills = 0
         if "memory" in paths:
             self._watch_v1(paths["memory"])
+            self._v1_dir = paths["memory"]
+            self._kills = self._read_v1() or 0
         elif "" in paths and os.path.exists(paths[""] + "/memory.events"):
             self._v2_dir = paths[""]
             self.fd = os.open(self._v2_dir + "/memory.events", os.O_RDONLY | os.O_CLOEXEC)
@@ -73,6 +82,10 @@ class OomWatcher:
             raise
         self.events = select.POLLIN
 
+    def _read_v1(self) -> int | None:
+        """memory.oom_control's oom_kill (None before Linux 4.13, which lacks it)."""
+        return _keyed(self._v1_dir, "memory.oom_control").get("oom_kill") if self._v1_dir else None
+
     def _read_v2(self) -> int:
         os.lseek(self.fd, 0, os.SEEK_SET)  # reading again re-arms POLLPRI
         text = os.read(self.fd, 4096).decode()
@@ -83,17 +96,25 @@ class OomWatcher:
         return 0
 
     def read(self) -> int:
-        """How many OOM events since the last read (0 if none); never blocks."""
+        """How many OOM kills since the last read (0 if none); never blocks."""
         if self.fd is None:
             return 0
         if self._v2_dir is not None:
             kills = self._read_v2()
-            new, self._kills = max(kills - self._kills, 0), kills
-            return new
-        try:
-            return os.eventfd_read(self.fd)
-        except BlockingIOError:
-            return 0
+        else:
+            try:
+                notified = os.eventfd_read(self.fd)
+            except BlockingIOError:
+                notified = 0
+            count = self._read_v1()
+            if count is None:  # no kill count on this kernel: the notifications are all we have
+                return notified
+            kills = count
+            self.pending = self.pending or notified > 0
+        new, self._kills = max(kills - self._kills, 0), kills
+        if new:
+            self.pending = False
+        return new
 
     def close(self) -> None:
         for fd in (self.fd, self._control):
@@ -106,6 +127,11 @@ class OomWatcher:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def memory_events(directory: str) -> dict[str, int]:
+    """A cgroup v2 directory's memory.events (low, high, max, oom, oom_kill)."""
+    return _keyed(directory, "memory.events")
 
 
 def oom_kills(paths: dict[str, str]) -> int:

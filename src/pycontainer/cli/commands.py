@@ -278,17 +278,7 @@ def cmd_delete(args) -> int:
 
 
 def cmd_list(args) -> int:
-    root = _root(args)
-    containers = []
-    from pycontainer.state import check_root
-
-    check_root(root)  # a directory, not writable by others (what it lists could be planted)
-    if os.path.isdir(root):
-        for name in sorted(os.listdir(root)):
-            try:
-                containers.append(Container.load(name, root).state())
-            except ContainerError:
-                continue
+    containers = [c.state() for c in Container.list(_root(args))]
     if args.quiet:
         for s in containers:
             print(s.id)
@@ -366,10 +356,11 @@ def cmd_events(args) -> int:
         return 0
     interval = _seconds(args.interval)
     for kind, data in container.events(interval=interval):
-        event = {"type": kind, "id": args.id}
-        if data is not None:  # runc leaves "data" out of an oom event
-            event["data"] = data
-        print(jsonio.dumps(event), flush=True)
+        if kind == "oom":  # one line per kill, without "data", as runc's
+            for _ in range(data):
+                print(jsonio.dumps({"type": "oom", "id": args.id}), flush=True)
+            continue
+        print(jsonio.dumps({"type": kind, "id": args.id, "data": data}), flush=True)
     return 0
 
 

@@ -28,8 +28,9 @@ message                direction   meaning
 ``ready``              init->par   rootfs, hostname, ... done; the init now
                                    blocks on the exec fifo until ``start``
 ``error``              child->par  setup failed: ``kind`` (an exception class
-                                   name of pycontainer.errors) and ``message``;
-                                   the child exits after sending it
+                                   name of pycontainer.errors), ``message`` and
+                                   ``attrs`` (errors.to_wire); the child exits
+                                   after sending it
 =====================  ==========  ==============================================
 
 The start signal itself does not use this channel: it goes through the exec
@@ -41,7 +42,7 @@ from __future__ import annotations
 import os
 
 from pycontainer import jsonio
-from pycontainer.errors import ContainerError
+from pycontainer.errors import ContainerError, from_wire, to_wire
 
 # One message is one write(2) of at most PIPE_BUF bytes, so it is atomic.
 PIPE_BUF = 4096
@@ -78,8 +79,16 @@ class Channel:
     # -- raw -------------------------------------------------------------------
     def send(self, type_: str, **fields) -> None:
         data = jsonio.dumps({"type": type_, **fields}).encode()
-        if len(data) + 4 > PIPE_BUF and "message" in fields:
-            fields["message"] = fields["message"][:1000] + "..."
+        # An error's message (and attributes) made to fit: cut the message
+        # (JSON escapes may take six bytes a character), then drop the
+        # attributes; its class still crosses.
+        keep = 1000
+        while len(data) + 4 > PIPE_BUF and "message" in fields and keep >= 125:
+            fields["message"] = fields["message"][:keep] + "..."
+            data = jsonio.dumps({"type": type_, **fields}).encode()
+            keep //= 2
+        if len(data) + 4 > PIPE_BUF and "attrs" in fields:
+            fields["attrs"] = {}
             data = jsonio.dumps({"type": type_, **fields}).encode()
         os.write(self.wfd, len(data).to_bytes(4, "big") + data)
 
@@ -152,10 +161,10 @@ class Channel:
         self.send("ready")
 
     def report_error(self, exc: BaseException) -> bool:
-        """Send the error; False if nobody is listening any more."""
-        kind = type(exc).__name__ if isinstance(exc, ContainerError) else "ContainerError"
+        """Send the error (its class, message and attributes: errors.to_wire);
+        False if nobody is listening any more."""
         try:
-            self.send("error", kind=kind, message=str(exc))
+            self.send("error", **to_wire(exc))
             return True
         except OSError:
             return False
@@ -192,9 +201,6 @@ class Channel:
 
 
 def error_from_message(msg: dict) -> Exception:
-    from pycontainer import errors
-
-    cls = getattr(errors, msg.get("kind", ""), None)
-    if not (isinstance(cls, type) and issubclass(cls, errors.PycontainerError)):
-        cls = ContainerError
-    return cls(msg.get("message", "container init failed"))
+    """The exception an ``error`` message describes, with its class and
+    attributes (errors.from_wire; an unknown class is a ContainerError)."""
+    return from_wire(msg.get("kind"), msg.get("message"), msg.get("attrs"))

@@ -11,7 +11,7 @@ import os
 import resource
 
 from pycontainer import syscalls
-from pycontainer.errors import ContainerError, ExecutableNotFound
+from pycontainer.errors import ContainerError, ExecutableNotFound, ResourceError
 from pycontainer.securejoin import open_in_root
 from pycontainer.security import capabilities
 
@@ -246,8 +246,11 @@ def apply_rlimits(process) -> None:
         try:
             resource.setrlimit(which, (rlimit_value(rl.soft), rlimit_value(rl.hard)))
         except (OSError, ValueError) as e:
-            raise ContainerError(
-                f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}"
+            raise ResourceError(
+                f"process.rlimits[{i}]: setrlimit {rl.type} soft={rl.soft} hard={rl.hard}: {e}",
+                f"process.rlimits[{i}]",
+                value=f"{rl.soft} {rl.hard}",
+                error_number=getattr(e, "errno", None),
             ) from None
 
 

@@ -5,6 +5,7 @@ it set up, and wait until it is ready.  See channel.py for the messages."""
 from __future__ import annotations
 
 import os
+import sys
 
 from pycontainer import failpoints, namespaces, signals, syscalls
 from pycontainer.process.channel import Channel
@@ -227,9 +228,12 @@ def abandon(channel: Channel, made: list[int]) -> None:
     """After a failure: kill and reap every process made, then raise the
     error the child reported, if it did (its own report explains a failure
     best: a failed write to its cgroup.procs may only mean it had already
-    died of it).  Its processes are gone, so the read finds it or EOF."""
+    died of it).  Its processes are gone, so the read finds it or EOF.  An
+    interrupt (KeyboardInterrupt, SystemExit) is never replaced by it."""
     for pid in made:
         kill_and_reap(pid)
+    if not isinstance(sys.exception(), Exception | None):
+        return
     reported = channel.reported_error()
     if reported is not None:
         raise reported from None
