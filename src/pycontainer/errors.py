@@ -91,3 +91,58 @@ class ExecFailed(ContainerError):
     code 255, as runc."""
 
     exit_code = 255
+
+
+class TimeoutExpired(PycontainerError):
+    """A wait, ``communicate`` or :func:`pycontainer.run` took longer than its
+    ``timeout``; the attributes are those of ``subprocess.TimeoutExpired``
+    (``cmd``, ``timeout``, ``output``/``stdout`` and ``stderr``: what was
+    captured so far).  Not a subclass of it: that would make every import of
+    the library import ``subprocess``."""
+
+    def __init__(
+        self,
+        cmd: object,
+        timeout: float,
+        output: bytes | str | None = None,
+        stderr: bytes | str | None = None,
+    ) -> None:
+        super().__init__(cmd, timeout)
+        self.cmd = cmd
+        self.timeout = timeout
+        self.output = output
+        self.stderr = stderr
+
+    @property
+    def stdout(self) -> bytes | str | None:
+        return self.output
+
+    def __str__(self) -> str:
+        return f"{self.cmd!r} timed out after {self.timeout} seconds"
+
+
+class CalledProcessError(PycontainerError):
+    """``run(..., check=True)`` of a container whose process exited non-zero;
+    the attributes are those of ``subprocess.CalledProcessError``."""
+
+    def __init__(
+        self,
+        returncode: int,
+        cmd: object,
+        output: bytes | str | None = None,
+        stderr: bytes | str | None = None,
+    ) -> None:
+        super().__init__(returncode, cmd)
+        self.returncode = returncode
+        self.cmd = cmd
+        self.output = output
+        self.stderr = stderr
+
+    @property
+    def stdout(self) -> bytes | str | None:
+        return self.output
+
+    def __str__(self) -> str:
+        if self.returncode > 128:
+            return f"{self.cmd!r} died of signal {self.returncode - 128} (exit status {self.returncode})"
+        return f"{self.cmd!r} returned non-zero exit status {self.returncode}"
