@@ -31,9 +31,9 @@ _EXPORTS = {
     "PIPE": "pycontainer.stdio",
     "STDOUT": "pycontainer.stdio",
     "DEVNULL": "pycontainer.stdio",
-    "run": "pycontainer.run",
-    "run_async": "pycontainer.run",
-    "CompletedProcess": "pycontainer.run",
+    "run": "pycontainer.runner",
+    "run_async": "pycontainer.runner",
+    "CompletedProcess": "pycontainer.runner",
 }
 
 __all__ = [
@@ -74,7 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
         PycontainerError,
         TimeoutExpired,
     )
-    from pycontainer.run import CompletedProcess, run, run_async
+    from pycontainer.runner import CompletedProcess, run, run_async
     from pycontainer.spec import Spec, load_config, validate
     from pycontainer.state import State
     from pycontainer.stdio import DEVNULL, PIPE, STDOUT
