@@ -341,3 +341,29 @@ def test_another_containers_init_does_not_hold_our_pipes(make_bundle):
         with Container.create(second.id, second.path, root=second.state_root):  # waits, never started
             box.start()
             assert box.communicate(b"data", timeout=5) == (b"data", None)
+
+
+def test_readme_sandbox_example_runs(bundle):
+    """The README's sandbox example, as printed (this test's bundle and state
+    root swapped in)."""
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    match = re.search(r"<!-- the sandbox example.*?-->\n```python\n(.*?)```", text, re.S)
+    assert match, "the README lost its sandbox example"
+    code = match.group(1).replace('"specs/busybox/config.json"', repr(str(bundle.write())))
+    code = code.replace('"/run/pycontainer"', repr(str(bundle.state_root)))
+    began = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-u", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO / "src")},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["0 42 no network", "killed after 1 s"]
+    assert time.monotonic() - began < 10

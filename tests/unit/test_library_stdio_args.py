@@ -144,6 +144,9 @@ def test_run_is_the_function_whatever_is_imported_first():
         "from pycontainer import CompletedProcess\nimport pycontainer\nprint(callable(pycontainer.run))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", code, os.path.join(REPO, "src")], capture_output=True, text=True, check=True
+        [sys.executable, "-I", "-c", code, os.path.join(REPO, "src")],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "True"
