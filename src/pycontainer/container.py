@@ -718,6 +718,7 @@ class Container(PopenLike):
         return self
 
     def __exit__(self, *exc) -> None:
+        self._close_streams()  # as Popen's
         try:
             self.delete(force=True)
         except ContainerNotFound:

@@ -50,6 +50,15 @@ class PopenLike:
         if fd is not None:
             os.close(fd)
 
+    def _close_streams(self) -> None:
+        """Close our ends of the process's pipes."""
+        for f in (self.stdin, self.stdout, self.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass  # stdin: the process is gone (EPIPE on the flush)
+
     def __del__(self) -> None:
         if getattr(self, "_pidfd", None) is not None:
             self._close_pidfd()
@@ -101,7 +110,12 @@ class PopenLike:
             os.close(fd)
         loop = asyncio.get_running_loop()
         exited = loop.create_future()
-        loop.add_reader(watched, lambda: exited.done() or exited.set_result(None))
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(watched, readable)
         try:
             await asyncio.wait_for(exited, timeout)
             return self._reap(watched)

@@ -89,14 +89,16 @@ def run(
     container is killed, the container deleted, and TimeoutExpired raised
     with the output so far.  Other keywords go to :meth:`Container.create`.
     """
-    spec, container_id, streams = _prepare(
+    spec, container_id, (stdin, stdout, stderr) = _prepare(
         bundle_or_spec, args, id, input, capture_output, stdin, stdout, stderr
     )
     box = Container.create(
         container_id,
         spec=spec,
         root=root,
-        **streams,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
         text=text,
         encoding=encoding,
         errors=errors,
@@ -147,7 +149,7 @@ async def run_async(
     import functools
 
     loop = asyncio.get_running_loop()
-    spec, container_id, streams = _prepare(
+    spec, container_id, (stdin, stdout, stderr) = _prepare(
         bundle_or_spec, args, id, input, capture_output, stdin, stdout, stderr
     )
     create = functools.partial(
@@ -155,7 +157,9 @@ async def run_async(
         container_id,
         spec=spec,
         root=root,
-        **streams,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
         text=False,  # decoded here at the end: the loop reads bytes
         **create_options,
     )
@@ -163,19 +167,22 @@ async def run_async(
     try:
         await loop.run_in_executor(None, box.start)
         try:
-            out, err = await asyncio.wait_for(_communicate_async(loop, box, input), timeout)
+            raw = await asyncio.wait_for(_communicate_async(loop, box, input), timeout)
         except TimeoutError:
             box.stop(0)
             raise TimeoutExpired(box.args, timeout or 0.0) from None
     finally:
-        _close_files(box)
+        box._close_streams()
         # Shielded: a cancellation meanwhile must not leave the container behind.
         await asyncio.shield(loop.run_in_executor(None, _discard, box))
-    if text or encoding or errors:
-        out, err = (
-            None if b is None else b.decode(encoding or "utf-8", errors or "strict") for b in (out, err)
-        )
+    out, err = (_decode(b, text, encoding, errors) for b in raw)
     return _completed(box, out, err, check)
+
+
+def _decode(data: bytes | None, text: bool, encoding: str | None, errors: str | None) -> bytes | str | None:
+    if data is None or not (text or encoding or errors):
+        return data
+    return data.decode(encoding or "utf-8", errors or "strict")
 
 
 def _prepare(
@@ -187,23 +194,27 @@ def _prepare(
     stdin: StdioArg,
     stdout: StdioArg,
     stderr: StdioArg,
-) -> tuple[Spec, str, dict[str, StdioArg]]:
+) -> tuple[Spec, str, tuple[StdioArg, StdioArg, StdioArg]]:
     """The spec to run (a copy when ``args`` changes it), the id, and the
     stdio arguments for create."""
     import copy
 
+    from pycontainer.errors import ConfigError
     from pycontainer.spec import Spec, load_config
 
     if isinstance(bundle_or_spec, Spec):
         spec = bundle_or_spec
     else:
         spec = load_config(os.path.join(bundle_or_spec, "config.json"), bundle=bundle_or_spec)
+    if spec.process is None:
+        raise ConfigError("a process is required to run a container", "process")
     if args is not None:
         if isinstance(args, str) or not all(isinstance(a, str) for a in args):
             raise TypeError(f"args must be a list of strings, not {args!r}")
-        spec = copy.copy(spec)  # the caller's stays as it was
-        spec.process = copy.copy(spec.process)
-        spec.process.args = list(args)
+        process = copy.copy(spec.process)  # the caller's spec stays as it was
+        process.args = list(args)
+        spec = copy.copy(spec)
+        spec.process = process
     if input is not None:
         if stdin is not None:
             raise ValueError("stdin and input arguments may not both be used")
@@ -214,23 +225,14 @@ def _prepare(
         stdout = stderr = stdio.PIPE
     if container_id is None:
         container_id = "pycontainer-" + os.urandom(8).hex()
-    return spec, container_id, {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+    return spec, container_id, (stdin, stdout, stderr)
 
 
 def _discard(box: Container) -> None:
     """Delete the container (kill everything left in it) and close our ends
     of its pipes."""
-    _close_files(box)
+    box._close_streams()
     box.delete(force=True)
-
-
-def _close_files(box: Container) -> None:
-    for f in (box.stdin, box.stdout, box.stderr):
-        if f is not None:
-            try:
-                f.close()
-            except OSError:
-                pass
 
 
 def _completed(

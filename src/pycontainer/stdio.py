@@ -133,12 +133,11 @@ class Streams:
                 out.append(None)
                 continue
             mode = "wb" if index == 0 else "rb"
+            f: Any = open(fd, mode, buffering=0 if index == 0 else -1, closefd=True)  # noqa: SIM115
             if text or encoding or errors:
-                f = open(fd, mode[0], encoding=encoding, errors=errors, closefd=True)  # noqa: SIM115
-                if index == 0:
-                    f.reconfigure(line_buffering=False, write_through=True)
-            else:
-                f = open(fd, mode, buffering=0 if index == 0 else -1, closefd=True)  # noqa: SIM115
+                import io
+
+                f = io.TextIOWrapper(f, encoding=encoding, errors=errors, write_through=index == 0)
             out.append(f)
             self.ours[index] = None  # the file closes it (stays in _MADE: pruned once closed)
         return out
@@ -180,17 +179,25 @@ def _dup_above_2(fd: int) -> int:
         raise ValueError(f"fd {fd}: {e.strerror}") from None
 
 
-def close_others(keep: list[int | None]) -> None:
-    """In a freshly cloned child: close every fd made here for another
-    container (see the module's docstring), keeping ``keep``.  By identity, so
-    a number since reused for something the child needs is left alone."""
-    for fd, ident in list(_MADE.items()):
-        if fd not in keep and _identity(fd) == ident:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+def close_others(keep: list[int | None], preserve_fds: int = 0) -> None:
+    """In a freshly cloned child: let go of every fd made here for another
+    container (see the module's docstring), but ``keep`` and the preserved
+    fds 3..2+``preserve_fds``.  By identity, so a number since reused for
+    something the child needs is left alone.  Each is replaced by /dev/null
+    (close-on-exec) rather than closed: a file object of the caller's that
+    the child's garbage collector finalizes later then closes that, never a
+    number the child has reused meanwhile."""
+    mine = [(fd, ident) for fd, ident in _MADE.items() if fd not in keep and not 3 <= fd < 3 + preserve_fds]
     _MADE.clear()
+    mine = [(fd, ident) for fd, ident in mine if _identity(fd) == ident]
+    if not mine:
+        return
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for fd, _ in mine:
+            os.dup2(null, fd, inheritable=False)
+    finally:
+        os.close(null)
 
 
 def install(child: list[int | None] | None) -> None:

@@ -64,14 +64,14 @@ def test_run_args_go_to_a_copy():
     assert copy.process.args == ["echo", "hi"] and spec.process.args == ["/bin/true"]
     assert copy is not spec and copy.process is not spec.process
     assert container_id.startswith("pycontainer-") and len(container_id) == len("pycontainer-") + 16
-    assert streams == {"stdin": None, "stdout": pycontainer.PIPE, "stderr": pycontainer.PIPE}
+    assert streams == (None, pycontainer.PIPE, pycontainer.PIPE)
 
 
 def test_run_without_args_uses_the_spec_as_it_is():
     spec = _spec()
     same, _, streams = run_module._prepare(spec, None, "mine", b"in", False, None, None, None)
     assert same is spec
-    assert streams["stdin"] == pycontainer.PIPE
+    assert streams[0] == pycontainer.PIPE
 
 
 @pytest.mark.parametrize(

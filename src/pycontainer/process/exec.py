@@ -148,7 +148,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
     """The helper, then (after the second clone) the new process."""
     code = 1
     try:
-        stdio.close_others(cfg.stdio or [])  # other containers' pipes, our parent's ends of ours
+        # Other containers' pipes, our parent's ends of ours (see stdio.py)
+        stdio.close_others(cfg.stdio or [], cfg.preserve_fds)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         # Imported before the mount namespace is joined: the host's Python
         # library is not there.

@@ -135,7 +135,7 @@ def child_main(cfg: InitConfig, channel: Channel) -> None:
     try:
         # Not ours to hold: other containers' pipes (a reader would wait for
         # EOF until we exec) and the parent's ends of our own.
-        stdio.close_others(cfg.stdio or [])
+        stdio.close_others(cfg.stdio or [], cfg.preserve_fds)
         # Die with the parent while it is still setting us up.
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         # Read from the host's package now, before any namespace is joined.
