@@ -150,8 +150,9 @@ def _record(fd: int) -> int:
 
 
 def _close(fd: int) -> None:
-    _MADE.pop(fd, None)
-    os.close(fd)
+    with CLONE_LOCK:  # a clone now would hold the fd with no record of it
+        _MADE.pop(fd, None)
+        os.close(fd)
 
 
 def _prune() -> None:
