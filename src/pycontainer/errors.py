@@ -93,7 +93,21 @@ class ExecFailed(ContainerError):
     exit_code = 255
 
 
-class TimeoutExpired(PycontainerError):
+class _ProcessOutputError(PycontainerError):
+    """What TimeoutExpired and CalledProcessError carry, as subprocess's:
+    ``cmd``, ``output`` (alias ``stdout``) and ``stderr``."""
+
+    def __init__(self, cmd: object, output: bytes | str | None, stderr: bytes | str | None) -> None:
+        self.cmd = cmd
+        self.output = output
+        self.stderr = stderr
+
+    @property
+    def stdout(self) -> bytes | str | None:
+        return self.output
+
+
+class TimeoutExpired(_ProcessOutputError):
     """A wait, ``communicate`` or :func:`pycontainer.run` took longer than its
     ``timeout``; the attributes are those of ``subprocess.TimeoutExpired``
     (``cmd``, ``timeout``, ``output``/``stdout`` and ``stderr``: what was
@@ -107,21 +121,15 @@ class TimeoutExpired(PycontainerError):
         output: bytes | str | None = None,
         stderr: bytes | str | None = None,
     ) -> None:
-        super().__init__(cmd, timeout)
-        self.cmd = cmd
+        super().__init__(cmd, output, stderr)
+        self.args = (cmd, timeout)
         self.timeout = timeout
-        self.output = output
-        self.stderr = stderr
-
-    @property
-    def stdout(self) -> bytes | str | None:
-        return self.output
 
     def __str__(self) -> str:
         return f"{self.cmd!r} timed out after {self.timeout} seconds"
 
 
-class CalledProcessError(PycontainerError):
+class CalledProcessError(_ProcessOutputError):
     """``run(..., check=True)`` of a container whose process exited non-zero;
     the attributes are those of ``subprocess.CalledProcessError``."""
 
@@ -132,15 +140,9 @@ class CalledProcessError(PycontainerError):
         output: bytes | str | None = None,
         stderr: bytes | str | None = None,
     ) -> None:
-        super().__init__(returncode, cmd)
+        super().__init__(cmd, output, stderr)
+        self.args = (returncode, cmd)
         self.returncode = returncode
-        self.cmd = cmd
-        self.output = output
-        self.stderr = stderr
-
-    @property
-    def stdout(self) -> bytes | str | None:
-        return self.output
 
     def __str__(self) -> str:
         if self.returncode > 128:

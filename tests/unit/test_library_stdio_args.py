@@ -150,3 +150,14 @@ def test_run_is_the_function_whatever_is_imported_first():
         check=True,
     )
     assert out.stdout.strip() == "True"
+
+
+def _python(code: str) -> str:
+    """What a fresh interpreter running ``code`` (argv[1]: the checkout's src) prints."""
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code, os.path.join(REPO, "src")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
