@@ -26,10 +26,23 @@ _EXPORTS = {
     "ContainerExists": "pycontainer.errors",
     "InvalidState": "pycontainer.errors",
     "ExecutableNotFound": "pycontainer.errors",
+    "TimeoutExpired": "pycontainer.errors",
+    "CalledProcessError": "pycontainer.errors",
+    "PIPE": "pycontainer.stdio",
+    "STDOUT": "pycontainer.stdio",
+    "DEVNULL": "pycontainer.stdio",
+    "run": "pycontainer.runner",
+    "run_async": "pycontainer.runner",
+    "CompletedProcess": "pycontainer.runner",
 }
 
 __all__ = [
+    "DEVNULL",
     "OCI_VERSION",
+    "PIPE",
+    "STDOUT",
+    "CalledProcessError",
+    "CompletedProcess",
     "ConfigError",
     "Container",
     "ContainerError",
@@ -40,14 +53,18 @@ __all__ = [
     "PycontainerError",
     "Spec",
     "State",
+    "TimeoutExpired",
     "__version__",
     "load_config",
+    "run",
+    "run_async",
     "validate",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from pycontainer.container import Container
     from pycontainer.errors import (
+        CalledProcessError,
         ConfigError,
         ContainerError,
         ContainerExists,
@@ -55,9 +72,12 @@ if TYPE_CHECKING:  # pragma: no cover
         ExecutableNotFound,
         InvalidState,
         PycontainerError,
+        TimeoutExpired,
     )
+    from pycontainer.runner import CompletedProcess, run, run_async
     from pycontainer.spec import Spec, load_config, validate
     from pycontainer.state import State
+    from pycontainer.stdio import DEVNULL, PIPE, STDOUT
 
 
 def __getattr__(name: str):

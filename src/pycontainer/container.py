@@ -17,8 +17,9 @@ import os
 import time
 
 from pycontainer import OCI_VERSION, failpoints, signals
-from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState
+from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState, TimeoutExpired
 from pycontainer.log import get_logger
+from pycontainer.popen import PopenLike
 from pycontainer.state import (
     State,
     StateDir,
@@ -31,12 +32,13 @@ from pycontainer.state import (
     wait_exited,
 )
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator
     from types import TracebackType
 
     from pycontainer.cgroups import Manager
+    from pycontainer.stdio import StdioArg, Streams
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 SECCOMP_CACHE = "~seccomp"  # under the state root; "~" is not allowed in container ids
@@ -80,15 +82,15 @@ class Undo:
             raise interrupted
 
 
-class ExecProcess:
-    """A process ``Container.exec`` started: its host pid, and its exit code
-    once it has ended (it is a child of the calling process)."""
+class ExecProcess(PopenLike):
+    """A process ``Container.exec`` started (a child of the calling process),
+    shaped like ``subprocess.Popen``: ``pid``, ``stdin``/``stdout``/``stderr``
+    (file objects for PIPE), ``wait(timeout)``, ``communicate()``, ``kill()``."""
 
-    __slots__ = ("pid", "_code", "console")
-
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, args: object = None) -> None:
         self.pid = pid
-        self._code: int | None = None
+        # Opened while it is our unreaped child: the pid cannot be anyone else's yet.
+        self._init_popen(os.pidfd_open(pid), args)
         self.console: int | None = None
 
     def terminal(self) -> int:
@@ -103,37 +105,29 @@ class ExecProcess:
             os.close(self.console)
             self.console = None
 
-    def wait(self) -> int:
-        """The exit code (128+N if killed by signal N)."""
-        if self._code is None:
-            self._code = wait_exit_code(self.pid)
-        return self._code
-
     def kill(self, sig: int = signals.SIGTERM) -> None:
-        if self._code is None:
-            os.kill(self.pid, sig)
+        """Signal it through its pidfd; nothing once it has exited."""
+        with self._reap_lock:  # not while another thread reaps (and closes) it
+            if self._pidfd is not None:
+                signal_process(self._pidfd, sig)
 
 
-def wait_exit_code(pid: int) -> int:
-    """waitpid for a child; its exit code, 128+N for signal N (as a shell)."""
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-class Container:
-    """A container under a state root, found by id."""
+class Container(PopenLike):
+    """A container under a state root, found by id.  Shaped like
+    ``subprocess.Popen`` for its init: ``stdin``/``stdout``/``stderr`` (file
+    objects for PIPE at create), ``wait(timeout)``, ``await
+    wait_async(timeout)``, ``communicate()``, ``stop()``."""
 
     def __init__(self, state_dir: StateDir, state: State) -> None:
         self._dir = state_dir
         self._state = state
-        self._exit_code: int | None = None
         self._console: int | None = None  # our end of the terminal's socketpair
+        self._init_popen(None, state.id)  # create() gives it the init's pidfd and args
+
+    def _exit_fd(self) -> tuple[int | None, bool]:
+        if self._pidfd is not None:
+            return self._pidfd, False
+        return self._open_init(), True  # not made here: by pid and start time
 
     def terminal(self) -> int:
         """The master of the container's pty (``process.terminal`` without a
@@ -171,6 +165,12 @@ class Container:
         terminal_here: bool = True,
         new_keyring: bool = True,
         strict: bool = False,
+        stdin: StdioArg = None,
+        stdout: StdioArg = None,
+        stderr: StdioArg = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
     ) -> Container:
         """Make the container up to the user's process: namespaces, cgroups,
         rootfs.  Its init then waits for :meth:`start`.  Give a ``bundle``
@@ -181,7 +181,16 @@ class Container:
         ``root``: the state root (default :func:`state.default_root`).
         ``strict``: for an unprivileged user, a limit of ``linux.resources``
         that cannot be applied (its cgroup not delegated) is a ResourceError
-        naming its JSON path, not a warning."""
+        naming its JSON path, not a warning.
+
+        ``stdin``, ``stdout``, ``stderr``: as subprocess's, the init's fds
+        0, 1, 2: None (the caller's own), ``pycontainer.PIPE`` (then
+        ``c.stdin``/``c.stdout``/``c.stderr`` are our ends, binary unless
+        ``text``/``encoding``/``errors``), ``pycontainer.DEVNULL``, an fd or
+        a file object, and ``pycontainer.STDOUT`` for stderr.  No fd of the
+        caller is touched, so threads may create containers at once.  With
+        ``process.terminal`` the process's stdio is the pty (its master is
+        :meth:`terminal`'s): these must stay None."""
         from pycontainer import cgroups, namespaces
         from pycontainer.cgroups.resources import apply_resources, init_oom_killed
         from pycontainer.process.parent import InitConfig, kill_and_reap, open_exec_fifo, spawn_init
@@ -197,6 +206,7 @@ class Container:
         check(spec)
         _check_runnable(spec)
         _check_mount_count(spec)
+        streams_wanted = _check_stdio(spec.process, stdin, stdout, stderr)
         net = _network_plan(spec, root, container_id)  # before the namespace plan: it may join a peer's
         if spec.process.terminal and not console_socket and not terminal_here:
             raise ContainerError(
@@ -245,6 +255,7 @@ class Container:
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
             ours, console_fd = _console_fds(spec.process, console_socket, undo)
+            streams = _open_streams(streams_wanted, stdin, stdout, stderr, undo)
             idmapped = _idmapped_mounts(spec, undo)
             if net is not None:
                 net.prepare(state_dir.path)  # records what it will make, before making it
@@ -277,6 +288,7 @@ class Container:
                 new_keyring=new_keyring,
             )
             init_cfg.idmapped_fds = idmapped
+            init_cfg.stdio = streams.child if streams is not None else None
             init_cfg.hook_state = {
                 "ociVersion": OCI_VERSION,
                 "id": container_id,
@@ -321,6 +333,12 @@ class Container:
         state.status = "created"
         container = cls(state_dir, state)
         container._console = ours
+        # Our child, not reaped before this: the pid is the init's for sure.
+        container._pidfd = os.pidfd_open(pid)
+        container.args = list(spec.process.args)
+        if streams is not None:
+            streams.close_child_ends()  # the init's now: EOF comes when its process is done
+            container.stdin, container.stdout, container.stderr = streams.files(text, encoding, errors)
         return container
 
     @classmethod
@@ -421,12 +439,22 @@ class Container:
         args: list[str] | None = None,
         preserve_fds: int = 0,
         console_socket: str | None = None,
+        stdin: StdioArg = None,
+        stdout: StdioArg = None,
+        stderr: StdioArg = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
     ) -> ExecProcess:
         """Start another process in the running container, in all its
         namespaces and cgroups (runc exec).  ``process``: a full
         ``process`` object (as ``exec --process`` reads); otherwise the
         container's own process with ``args`` instead of its args.  Returns
-        once the process is about to exec; ``wait()`` on the result."""
+        once the process is about to exec; ``wait()`` on the result.
+        ``stdin``, ``stdout``, ``stderr`` and the text options: as for
+        :meth:`create` (the process's own streams, file objects on the
+        result for PIPE)."""
+        io = (stdin, stdout, stderr, text, encoding, errors)
         _check_preserve_fds(preserve_fds)
         with self._dir.lock():
             status = self.status
@@ -437,11 +465,13 @@ class Container:
                 )
             failpoints.pause_point("exec.init-checked")
             try:
-                return self._exec(pidfd, process, args, preserve_fds, console_socket)
+                return self._exec(pidfd, process, args, preserve_fds, console_socket, io)
             finally:
                 os.close(pidfd)
 
-    def _exec(self, pidfd: int, process, args, preserve_fds: int, console_socket: str | None) -> ExecProcess:
+    def _exec(
+        self, pidfd: int, process, args, preserve_fds: int, console_socket: str | None, io: tuple
+    ) -> ExecProcess:
         from pycontainer.process.exec import ExecConfig, namespaces_of_init, spawn_exec
 
         if process is None:
@@ -451,6 +481,8 @@ class Container:
         if not process.args:
             raise ConfigError("args must not be empty", "process.args")
         _check_lsm_labels(process)
+        stdin, stdout, stderr, text, encoding, errors = io
+        streams_wanted = _check_stdio(process, stdin, stdout, stderr)
         config = self.config()
         seccomp = _compile_seccomp(config, self._dir.root)  # the container's, as runc
         agent = None
@@ -462,6 +494,7 @@ class Container:
         for fd in ns_fds:
             undo.callback(os.close, fd)
         ours, console_fd = _console_fds(process, console_socket, undo)
+        streams = _open_streams(streams_wanted, stdin, stdout, stderr, undo)
         cfg = ExecConfig(
             process=process,
             join=join,
@@ -471,9 +504,13 @@ class Container:
             seccomp_agent=agent,
         )
         cfg.personality = config.linux.personality if config.linux else None
+        cfg.stdio = streams.child if streams is not None else None
         with undo:
-            proc = ExecProcess(spawn_exec(cfg, self._cgroups().add))
+            proc = ExecProcess(spawn_exec(cfg, self._cgroups().add), list(process.args))
             undo.pop_all()
+        if streams is not None:
+            streams.close_child_ends()
+            proc.stdin, proc.stdout, proc.stderr = streams.files(text, encoding, errors)
         for fd in ns_fds:
             os.close(fd)
         if console_fd is not None:
@@ -564,38 +601,53 @@ class Container:
 
         return load_config(self._dir.config_path, bundle=self._state.bundle)
 
-    def kill(self, sig: int = signals.SIGTERM, all_processes: bool = False) -> None:
+    def kill(self, sig: int = signals.SIGTERM, all_processes: bool = False) -> bool:
         """Signal the init, or with ``all_processes`` every process in the
-        container's cgroups (runc kill --all)."""
+        container's cgroups (runc kill --all).  False if the init has
+        already exited (nothing is signalled: no error, as Popen's
+        send_signal, because every timeout path races with the exit);
+        InvalidState while the container is still being created."""
         with self._dir.lock():
             status = self.status
-            pidfd = self._open_init() if status not in ("stopped", "creating") else None
-            if pidfd is None:  # stopped, creating, or it has just ended
-                raise InvalidState(f"cannot kill a {status if status == 'creating' else 'stopped'} container")
+            if status == "creating":
+                raise InvalidState("cannot kill a creating container")
+            pidfd = self._open_init() if status != "stopped" else None
+            if pidfd is None:  # stopped, or it has just ended
+                return False
             failpoints.pause_point("kill.init-checked")
             try:
                 if not all_processes:
                     if not signal_process(pidfd, sig):
-                        raise InvalidState("cannot kill a stopped container")
+                        return False
                 else:
                     signal_members(self.pids, sig)
             finally:
                 os.close(pidfd)
             if status == "paused" and sig == signals.SIGKILL:
                 self._thaw()  # a frozen task dies only once thawed (cgroup v1)
+        return True
 
-    def wait(self) -> int:
-        """Wait for the init to exit; its exit code (128+N if killed by signal N).
-        Works for a container this process created, or polls for another's."""
-        if self._exit_code is not None:
-            return self._exit_code
-        try:
-            self._exit_code = wait_exit_code(self.pid)
-        except ChildProcessError:
-            while self.status != "stopped":
-                time.sleep(0.01)
-            self._exit_code = -1  # not our child: the kernel gives us no code
-        return self._exit_code
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the init to exit (at most ``timeout`` seconds, else
+        :class:`TimeoutExpired`); its exit code (128+N if killed by signal N).
+        A container made by another process (``Container.load``): waits the
+        same way, on the init's pidfd, but returns None: only the init's
+        parent can learn its exit code."""
+        return super().wait(timeout)
+
+    def stop(self, timeout: float = 10) -> int | None:
+        """SIGTERM to the init, ``timeout`` seconds for it to exit, then
+        SIGKILL to every process of the container (``kill --all``); its
+        exit code (see :meth:`wait`).  No error if it has already exited."""
+        if self.kill(signals.SIGTERM):
+            try:
+                return self.wait(timeout)
+            except TimeoutExpired:
+                pass
+            # A shell as pid 1 ignores SIGTERM; and without a pid namespace
+            # of its own the init's death would not take the others along.
+            self.kill(signals.SIGKILL, all_processes=True)
+        return self.wait()
 
     def delete(self, force: bool = False) -> None:
         """Remove the container: its cgroups and state.  A created one is
@@ -603,6 +655,10 @@ class Container:
         delete)."""
         with self._dir.lock():
             self._delete(force)
+        # Our own init, dead by now (a zombie reads as stopped): reaped here
+        # whatever the status said, so no zombie outlives the container.
+        self.poll()
+        self._close_pidfd()
         self._run_hooks_logged("poststop", "stopped")
 
     def _delete(self, force: bool) -> None:
@@ -681,16 +737,15 @@ class Container:
         signal_process(pidfd, signals.SIGKILL)
         if self._frozen():
             self._thaw()
-        try:
-            os.waitpid(self.pid, 0)  # our child: the pid is ours until we reap it
-        except ChildProcessError:
-            wait_exited(pidfd, 10.0)
+        if wait_exited(pidfd, 10.0):
+            self._reap(pidfd)  # our child: its exit code, for a wait() after
 
     # -- context manager: always clean up --------------------------------------
     def __enter__(self) -> Container:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._close_streams()  # as Popen's
         try:
             self.delete(force=True)
         except ContainerNotFound:
@@ -894,6 +949,35 @@ def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int |
     undo.callback(os.close, ours)
     undo.callback(os.close, theirs)
     return ours, theirs
+
+
+def _check_stdio(process, stdin: StdioArg, stdout: StdioArg, stderr: StdioArg) -> bool:
+    """Whether the process gets streams of its own (the arguments checked):
+    not with ``process.terminal``, whose pty is its stdio."""
+    if stdin is None and stdout is None and stderr is None:
+        return False  # the common case imports nothing
+    from pycontainer import stdio
+
+    stdio.wanted(stdin, stdout, stderr)
+    if process.terminal:
+        raise ConfigError(
+            "process.terminal is true: the process's stdin, stdout and stderr are its pty (terminal() "
+            "gives its master); stdin, stdout and stderr must be None",
+            "process.terminal",
+        )
+    return True
+
+
+def _open_streams(
+    wanted: bool, stdin: StdioArg, stdout: StdioArg, stderr: StdioArg, undo: Undo
+) -> Streams | None:
+    if not wanted:
+        return None
+    from pycontainer.stdio import Streams
+
+    streams = Streams.open(stdin, stdout, stderr)
+    undo.callback(streams.close)
+    return streams
 
 
 def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:

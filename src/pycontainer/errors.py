@@ -305,3 +305,60 @@ def _decode(what: str, value: object) -> Any:
     if what == "int" and isinstance(value, bool):
         return None
     return value if isinstance(value, wanted) else None
+
+
+class _ProcessOutputError(PycontainerError):
+    """What TimeoutExpired and CalledProcessError carry, as subprocess's:
+    ``cmd``, ``output`` (alias ``stdout``) and ``stderr``."""
+
+    def __init__(self, cmd: object, output: bytes | str | None, stderr: bytes | str | None) -> None:
+        self.cmd = cmd
+        self.output = output
+        self.stderr = stderr
+
+    @property
+    def stdout(self) -> bytes | str | None:
+        return self.output
+
+
+class TimeoutExpired(_ProcessOutputError):
+    """A wait, ``communicate`` or :func:`pycontainer.run` took longer than its
+    ``timeout``; the attributes are those of ``subprocess.TimeoutExpired``
+    (``cmd``, ``timeout``, ``output``/``stdout`` and ``stderr``: what was
+    captured so far).  Not a subclass of it: that would make every import of
+    the library import ``subprocess``."""
+
+    def __init__(
+        self,
+        cmd: object,
+        timeout: float,
+        output: bytes | str | None = None,
+        stderr: bytes | str | None = None,
+    ) -> None:
+        super().__init__(cmd, output, stderr)
+        self.args = (cmd, timeout)
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"{self.cmd!r} timed out after {self.timeout} seconds"
+
+
+class CalledProcessError(_ProcessOutputError):
+    """``run(..., check=True)`` of a container whose process exited non-zero;
+    the attributes are those of ``subprocess.CalledProcessError``."""
+
+    def __init__(
+        self,
+        returncode: int,
+        cmd: object,
+        output: bytes | str | None = None,
+        stderr: bytes | str | None = None,
+    ) -> None:
+        super().__init__(cmd, output, stderr)
+        self.args = (returncode, cmd)
+        self.returncode = returncode
+
+    def __str__(self) -> str:
+        if self.returncode > 128:
+            return f"{self.cmd!r} died of signal {self.returncode - 128} (exit status {self.returncode})"
+        return f"{self.cmd!r} returned non-zero exit status {self.returncode}"

@@ -6,7 +6,7 @@ import os
 
 from pycontainer import jsonio, signals
 from pycontainer.container import Container, write_pid_file
-from pycontainer.errors import ContainerError, ExecFailed
+from pycontainer.errors import ContainerError, ExecFailed, InvalidState
 from pycontainer.state import default_root
 
 
@@ -259,7 +259,9 @@ def cmd_state(args) -> int:
 
 
 def cmd_kill(args) -> int:
-    Container.load(args.id, _root(args)).kill(parse_signal(args.signal or "SIGTERM"), all_processes=args.all)
+    sig = parse_signal(args.signal or "SIGTERM")
+    if not Container.load(args.id, _root(args)).kill(sig, all_processes=args.all):
+        raise InvalidState("cannot kill a stopped container")  # runc: "container not running"
     return 0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from pycontainer import failpoints, namespaces, signals, syscalls
+from pycontainer import failpoints, namespaces, signals, stdio, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process.channel import Channel
 from pycontainer.process.parent import HostFacts, abandon, log_unraisable_ambient
@@ -44,6 +44,7 @@ class ExecConfig:
         "seccomp_agent",
         "personality",
         "host",
+        "stdio",
     )
 
     def __init__(
@@ -64,6 +65,7 @@ class ExecConfig:
         self.preserve_fds = preserve_fds
         self.personality = None  # the container's linux.personality: exec'd processes run in it too
         self.host = HostFacts.of_this_host()  # in the parent: the container may fake its /proc
+        self.stdio: list[int | None] | None = None  # the fds its 0, 1, 2 become (stdio.Streams)
 
 
 def namespaces_of_init(pidfd: int, pid: int) -> tuple[list[tuple[str, str]], list[int]]:
@@ -108,7 +110,8 @@ def spawn_exec(cfg: ExecConfig, place_in_cgroups) -> int:
     and reaped."""
     log_unraisable_ambient(cfg.process)
     parent_end, child_end = Channel.pair()
-    helper = syscalls.clone(0)
+    with stdio.CLONE_LOCK:  # see stdio.py
+        helper = syscalls.clone(0)
     if helper == 0:
         parent_end.close()
         _child_main(cfg, child_end)  # never returns
@@ -145,6 +148,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
     """The helper, then (after the second clone) the new process."""
     code = 1
     try:
+        # Other containers' pipes, our parent's ends of ours (see stdio.py)
+        stdio.close_others(cfg.stdio or [], cfg.preserve_fds)
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         # Imported before the mount namespace is joined: the host's Python
         # library is not there.
@@ -200,6 +205,7 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         if labels:
             lsm.apply_exec_labels(process, own_apparmor_attr=cfg.host.apparmor_own_attr)
         syscalls.apply_credentials(request)  # a failure is reported over the channel
+        stdio.install(cfg.stdio)
         channel.report_ready()
         channel.close()
         syscalls.exec_final(request)

@@ -15,7 +15,7 @@ import os
 
 # Everything the init uses is imported here, before the clone: after
 # pivot_root the host's filesystem, and with it Python's library, is gone.
-from pycontainer import failpoints, namespaces, rootfs, signals, syscalls
+from pycontainer import failpoints, namespaces, rootfs, signals, stdio, syscalls
 from pycontainer.errors import ContainerError
 from pycontainer.process import finalize
 from pycontainer.process.channel import Channel
@@ -97,6 +97,9 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
     # The process's credentials now, as runc's finalizeNamespace: a failure
     # fails `create`, and the startContainer hooks run with them.
     syscalls.apply_credentials(exec_request)
+    # Our own stdio now (PIPE, DEVNULL, a file...), so that even an error
+    # after ready goes to the container's stderr.
+    stdio.install(cfg.stdio)
     channel.report_ready()
     failpoints.reached("init.ready")
     wait_for_start(cfg.exec_fifo_fd)
@@ -130,6 +133,9 @@ def child_main(cfg: InitConfig, channel: Channel) -> None:
     """Entry point of every child the parent clones; never returns."""
     code = 1
     try:
+        # Not ours to hold: other containers' pipes (a reader would wait for
+        # EOF until we exec) and the parent's ends of our own.
+        stdio.close_others(cfg.stdio or [], cfg.preserve_fds)
         # Die with the parent while it is still setting us up.
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signals.SIGKILL)
         # Read from the host's package now, before any namespace is joined.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pycontainer import failpoints, namespaces, signals, syscalls
+from pycontainer import failpoints, namespaces, signals, stdio, syscalls
 from pycontainer.process.channel import Channel
 
 
@@ -67,6 +67,7 @@ class InitConfig:
         "new_keyring",
         "hook_state",
         "idmapped_fds",
+        "stdio",
     )
 
     def __init__(
@@ -91,6 +92,8 @@ class InitConfig:
         self.hook_state: dict = {}
         # mounts index -> detached idmapped copy of its source, made by the parent (idmapped.py)
         self.idmapped_fds: dict[int, int] = {}
+        # The fds the init's 0, 1, 2 become (None: inherited), see stdio.Streams
+        self.stdio: list[int | None] | None = None
         self.host = HostFacts.of_this_host()  # in the parent, before the clone
 
 
@@ -131,7 +134,8 @@ def spawn_init(cfg: InitConfig, place_in_cgroups) -> int:
     plan = cfg.plan
     log_unraisable_ambient(cfg.spec.process)
     parent_end, child_end = Channel.pair()
-    pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
+    with stdio.CLONE_LOCK:  # no pipe of another container's half made meanwhile (stdio.py)
+        pid = syscalls.clone(0 if plan.needs_two_steps else plan.new)
     if pid == 0:
         parent_end.close()
         from pycontainer.process.init import child_main
