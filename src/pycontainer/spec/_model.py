@@ -31,7 +31,16 @@ import sys
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
-    from typing import Any, ClassVar
+    from typing import Any, ClassVar, dataclass_transform
+else:
+
+    def dataclass_transform(**_options: object) -> Callable[[type], type]:
+        """At run time a no-op: the decorator only tells type checkers what ``Model`` does."""
+        return _identity
+
+
+def _identity(cls: type) -> type:
+    return cls
 
 
 class _Missing:
@@ -102,7 +111,11 @@ class IntRange:
 
 # To a type checker the aliases are plain ints; at run time they are the ranges the loader enforces.
 if TYPE_CHECKING:  # pragma: no cover
-    Int32 = Int64 = UInt16 = UInt32 = UInt64 = int
+    Int32 = int
+    Int64 = int
+    UInt16 = int
+    UInt32 = int
+    UInt64 = int
 else:
     Int32 = IntRange("int32", -(2**31), 2**31 - 1)
     Int64 = IntRange("int64", -(2**63), 2**63 - 1)
@@ -111,6 +124,7 @@ else:
     UInt64 = IntRange("uint64", 0, 2**64 - 1)
 
 
+@dataclass_transform(kw_only_default=True, field_specifiers=(field,))
 class Model:
     """Base of the config models: fields from annotations, keyword-only ``__init__``, repr, eq."""
 
