@@ -22,7 +22,7 @@ import posixpath
 from pycontainer import jsonio
 from pycontainer.errors import ConfigError, Problem
 from pycontainer.spec import _model
-from pycontainer.spec._model import ANY, DICT, FLOAT, INT, LIST, MODEL, OPTIONAL, SCALAR, Model
+from pycontainer.spec._model import ANY, DICT, FLOAT, INT, LIST, MODEL, OPTIONAL, SCALAR, IntRange, Model
 from pycontainer.spec.models import Process, Resources, Spec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
@@ -212,9 +212,7 @@ def _convert(value: Any, tp: tuple[int, Any], path: str, problems: list[Problem]
         if type(value) is int:
             if arg is None or arg.lo <= value <= arg.hi:
                 return value
-            problems.append(
-                Problem(path, f"{value} is out of range for {arg.name} (expected {arg.lo}..{arg.hi})")
-            )
+            problems.append(Problem(path, out_of_range(value, arg)))
             return _INVALID
         return _convert_int(value, path, problems)
     elif kind == DICT:
@@ -294,6 +292,11 @@ def _convert_int(value: Any, path: str, problems: list[Problem]) -> Any:
         problems.append(Problem(path, f"expected an integer, got {value!r}"))
         return _INVALID
     return _mismatch(value, (INT, None), path, problems)
+
+
+def out_of_range(value: int, limits: IntRange) -> str:
+    """The message for an integer outside its JSON type's range."""
+    return f"{value} is out of range for {limits.name} (expected {limits.lo}..{limits.hi})"
 
 
 def _mismatch(value: Any, tp: tuple[int, Any], path: str, problems: list[Problem]) -> _Invalid:
