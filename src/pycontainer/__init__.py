@@ -16,6 +16,7 @@ OCI_VERSION = "1.2.0"
 _EXPORTS = {
     "load_config": "pycontainer.spec",
     "validate": "pycontainer.spec",
+    "default_spec": "pycontainer.spec.defaults",
     "Spec": "pycontainer.spec",
     "Container": "pycontainer.container",
     "State": "pycontainer.state",
@@ -41,6 +42,7 @@ __all__ = [
     "Spec",
     "State",
     "__version__",
+    "default_spec",
     "load_config",
     "validate",
 ]
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
         PycontainerError,
     )
     from pycontainer.spec import Spec, load_config, validate
+    from pycontainer.spec.defaults import default_spec
     from pycontainer.state import State
 
 
