@@ -27,7 +27,7 @@ from pycontainer.spec._model import (
     fields,
     resolve,
 )
-from pycontainer.spec.load import _describe, _plan, json_key, out_of_range
+from pycontainer.spec.load import _describe, _json_type, _plan, json_key, out_of_range
 from pycontainer.spec.models import Hooks, Linux
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
@@ -394,9 +394,8 @@ def _check_value(
             _check_object(value, path, types, texts)
             return
         name = arg.__qualname__
-        types.append(
-            Problem(path, f"expected a {name} (build it with {name}(...)), got {_python_type(value)}")
-        )
+        got = "a dict" if cls is dict else _python_type(value)
+        types.append(Problem(path, f"expected a {name} (build it with {name}(...)), got {got}"))
         return
     elif kind == LIST:
         if cls is list:
@@ -427,14 +426,16 @@ def _check_value(
 
 
 def _python_type(value: Any) -> str:
-    """What a value built in code is, in words that point at the fix: ``a str``, ``a dict (build a
-    Resources)`` ..."""
+    """What a value built in code is: its JSON type's name for what JSON has (``string``, as the
+    loader says), else the Python class (``a tuple``, ``a Resources``), which points at the fix."""
     cls = value.__class__
-    if isinstance(value, Model):
-        return f"a {cls.__qualname__}"
-    name = cls.__name__
-    article = "an" if name[:1] in "aeiou" else "a"
-    return f"{article} {name}"
+    if cls in _JSON_CLASSES:
+        return _json_type(value)
+    name = cls.__qualname__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+_JSON_CLASSES = frozenset({str, int, float, bool, list})
 
 
 def _text(value: Any, path: str, problems: list[Problem]) -> list[Problem]:
