@@ -58,12 +58,14 @@ if TYPE_CHECKING:  # pragma: no cover
         InvalidState,
         PycontainerError,
     )
-    from pycontainer.spec import Spec, load_config, validate
     from pycontainer.spec.defaults import default_spec
+    from pycontainer.spec.load import load_config
+    from pycontainer.spec.models import Spec
+    from pycontainer.spec.validate import validate
     from pycontainer.state import State
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pycontainer' has no attribute {name!r}")

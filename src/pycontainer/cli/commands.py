@@ -129,7 +129,7 @@ def _exec_config_file(args) -> int:
     from pycontainer.spec import load_config
 
     spec = load_config(args.target)
-    if args.cmd:
+    if args.cmd and spec.process is not None:  # (no process: create reports it, with its path)
         spec.process.args = list(args.cmd)
     container_id = f"nsinit-{os.getpid()}-{os.urandom(4).hex()}"
     relay = _SignalRelay()

@@ -85,6 +85,9 @@ class IntRange:
     """The range a JSON integer must fall in; named in annotations through aliases such as ``UInt32``."""
 
     __slots__ = ("name", "lo", "hi")
+    name: str
+    lo: int
+    hi: int
 
     def __init__(self, name: str, lo: int, hi: int) -> None:
         object.__setattr__(self, "name", name)
@@ -103,7 +106,7 @@ class IntRange:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not IntRange:
             return NotImplemented
-        return (self.name, self.lo, self.hi) == (other.name, other.lo, other.hi)  # type: ignore[attr-defined]
+        return (self.name, self.lo, self.hi) == (other.name, other.lo, other.hi)
 
     def __hash__(self) -> int:
         return hash((self.name, self.lo, self.hi))

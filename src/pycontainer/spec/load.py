@@ -156,9 +156,10 @@ def parse_json(raw: bytes | str, where: str) -> Any:
     except UnicodeDecodeError as exc:  # bytes that are not text
         raise ConfigError(f"{where}: invalid JSON: {exc}") from None
     except ValueError as exc:
-        if hasattr(exc, "lineno"):
+        if hasattr(exc, "lineno"):  # jsonio.JSONError or json.JSONDecodeError: both say where
+            e: Any = exc
             raise ConfigError(
-                f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None
         # NaN/Infinity
         raise ConfigError(f"{where}: invalid JSON: {exc}") from None
@@ -175,8 +176,8 @@ def _plan(cls: type[Model]) -> tuple[tuple[str, str, tuple[int, Any], bool], ...
     plan = _plans.get(cls)
     if plan is None:
         hints = _model.resolve(cls)
-        skip = getattr(cls, "NOT_IN_JSON", frozenset())
-        required = getattr(cls, "REQUIRED", frozenset())
+        skip: frozenset[str] = getattr(cls, "NOT_IN_JSON", frozenset())
+        required: frozenset[str] = getattr(cls, "REQUIRED", frozenset())
         plan = _plans[cls] = tuple(
             (f.name, json_key(cls, f.name), _strip_optional(hints[f.name]), f.name in required)
             for f in _model.fields(cls)

@@ -604,14 +604,14 @@ def _capabilities(process: Process, path: str) -> Iterator[Problem]:
     # said it was ready): an effective capability that is not permitted, an inheritable one
     # outside the bounding set.  runc fails the same configs with "unable to apply caps".
     # (An ambient one that is not permitted and inheritable is skipped, as runc and crun do.)
-    for kind, within in (("effective", "permitted"), ("inheritable", "bounding")):
+    for kind_name, within in (("effective", "permitted"), ("inheritable", "bounding")):
         allowed = set(getattr(caps, within))
-        for i, name in enumerate(getattr(caps, kind)):
+        for i, name in enumerate(getattr(caps, kind_name)):
             if name in CAPABILITIES and name not in allowed:
                 yield Problem(
-                    f"{path}.{kind}[{i}]",
+                    f"{path}.{kind_name}[{i}]",
                     f"{_q(name)} is not in {path}.{within} (unable to apply caps: the kernel "
-                    f"refuses {kind} capabilities outside the {within} set)",
+                    f"refuses {kind_name} capabilities outside the {within} set)",
                 )
 
 
