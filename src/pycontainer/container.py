@@ -337,6 +337,7 @@ class Container:
             freezer.freeze(self._state.cgroup_paths)
 
     def resume(self) -> None:
+        """Thaw a paused container: its processes run again."""
         from pycontainer.cgroups import freezer
 
         with self._dir.lock():
@@ -346,6 +347,7 @@ class Container:
             freezer.thaw(self._state.cgroup_paths)
 
     def state(self) -> State:
+        """The container's :class:`~pycontainer.state.State`, its status freshly derived."""
         self.status  # noqa: B018 - refreshes the derived status
         return self._state
 

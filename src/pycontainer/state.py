@@ -134,6 +134,7 @@ class State:
         self.status = "creating"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, in the order of ``state.json`` (what is stored, not what ``state`` prints)."""
         return {name: getattr(self, name) for name in self.FIELDS}
 
     def to_oci(self) -> dict[str, Any]:

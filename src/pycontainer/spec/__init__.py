@@ -53,7 +53,7 @@ from pycontainer.spec.validate import check, validate, validate_process, validat
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
 if TYPE_CHECKING:  # pragma: no cover
-    from pycontainer.spec.defaults import default_spec
+    from pycontainer.spec.defaults import default_spec as default_spec
 
 __all__ = [
     "CPU",
@@ -93,7 +93,6 @@ __all__ = [
     "User",
     "WeightDevice",
     "check",
-    "default_spec",
     "dump",
     "json_key",
     "load_config",
