@@ -177,15 +177,7 @@ def validate(spec: Spec) -> list[Problem]:
     have its field's type and range (``process.args`` a list of strings, ``linux.resources`` a
     :class:`Resources`, not a dict), with the same JSON paths and messages.  If any value has the
     wrong type only those problems are returned: the semantic rules need well-typed values."""
-    types: list[Problem] = []
-    texts: list[Problem] = []
-    _check_object(spec, "", types, texts)
-    if types:
-        return types + texts
-    problems: list[Problem] = []
-    for rule in _SPEC_RULES:
-        problems.extend(rule(spec))
-    return problems + texts
+    return _validate(spec, "", (problem for rule in _SPEC_RULES for problem in rule(spec)))
 
 
 def check(spec: Spec) -> None:
@@ -197,22 +189,23 @@ def check(spec: Spec) -> None:
 
 def validate_process(process: Process, path: str = "") -> list[Problem]:
     """The problems of a process on its own, as given to ``exec --process`` (paths start at ``path``)."""
-    types: list[Problem] = []
-    texts: list[Problem] = []
-    _check_object(process, path, types, texts)
-    if types:
-        return types + texts
-    return list(_process(process, path)) + texts
+    return _validate(process, path, _process(process, path))
 
 
 def validate_resources(resources: Resources, path: str = "") -> list[Problem]:
     """The problems of a resources object on its own, as given to ``update --resources``."""
+    return _validate(resources, path, _resources(resources, path))
+
+
+def _validate(obj: Model, path: str, rules: Iterator[Problem]) -> list[Problem]:
+    """Types first; the semantic ``rules`` (a generator, not yet run) only on well-typed values.
+    Problems with text (NUL bytes ...) come last, as the config's sections are read."""
     types: list[Problem] = []
     texts: list[Problem] = []
-    _check_object(resources, path, types, texts)
+    _check_object(obj, path, types, texts)
     if types:
         return types + texts
-    return list(_resources(resources, path)) + texts
+    return [*rules, *texts]
 
 
 # --- message helpers ----------------------------------------------------------------------------------
