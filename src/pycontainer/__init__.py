@@ -16,6 +16,7 @@ OCI_VERSION = "1.2.0"
 _EXPORTS = {
     "load_config": "pycontainer.spec",
     "validate": "pycontainer.spec",
+    "default_spec": "pycontainer.spec.defaults",
     "Spec": "pycontainer.spec",
     "Container": "pycontainer.container",
     "State": "pycontainer.state",
@@ -26,6 +27,8 @@ _EXPORTS = {
     "ContainerExists": "pycontainer.errors",
     "InvalidState": "pycontainer.errors",
     "ExecutableNotFound": "pycontainer.errors",
+    "HookError": "pycontainer.errors",
+    "ResourceError": "pycontainer.errors",
     "TimeoutExpired": "pycontainer.errors",
     "CalledProcessError": "pycontainer.errors",
     "PIPE": "pycontainer.stdio",
@@ -49,12 +52,15 @@ __all__ = [
     "ContainerExists",
     "ContainerNotFound",
     "ExecutableNotFound",
+    "HookError",
     "InvalidState",
     "PycontainerError",
+    "ResourceError",
     "Spec",
     "State",
     "TimeoutExpired",
     "__version__",
+    "default_spec",
     "load_config",
     "run",
     "run_async",
@@ -70,17 +76,22 @@ if TYPE_CHECKING:  # pragma: no cover
         ContainerExists,
         ContainerNotFound,
         ExecutableNotFound,
+        HookError,
         InvalidState,
         PycontainerError,
+        ResourceError,
         TimeoutExpired,
     )
     from pycontainer.runner import CompletedProcess, run, run_async
-    from pycontainer.spec import Spec, load_config, validate
+    from pycontainer.spec.defaults import default_spec
+    from pycontainer.spec.load import load_config
+    from pycontainer.spec.models import Spec
+    from pycontainer.spec.validate import validate
     from pycontainer.state import State
     from pycontainer.stdio import DEVNULL, PIPE, STDOUT
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pycontainer' has no attribute {name!r}")

@@ -26,6 +26,10 @@ from pycontainer.errors import ContainerError
 from pycontainer.mountopts import MS_BIND
 from pycontainer.securejoin import fd_path, open_in_root
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 TIOCGPTPEER = 0x5441  # open the slave of a master fd (Linux 4.13), no path lookup
 TIOCSPTLCK = 0x40045431  # (un)lock the slave: unlockpt(3)
 PTMX_DEVICE = os.makedev(5, 2)  # /dev/ptmx, as devpts makes it (ptmx inode of each instance)
@@ -276,7 +280,7 @@ class TerminalProxy:
 
     def __init__(self, master: int) -> None:
         self.master = master
-        self._saved = None
+        self._saved: list[Any] | None = None
 
     def __enter__(self) -> TerminalProxy:
         if os.isatty(0):

@@ -381,6 +381,7 @@ class Container(PopenLike):
             freezer.freeze(self._state.cgroup_paths)
 
     def resume(self) -> None:
+        """Thaw a paused container: its processes run again."""
         from pycontainer.cgroups import freezer
 
         with self._dir.lock():
@@ -390,6 +391,7 @@ class Container(PopenLike):
             freezer.thaw(self._state.cgroup_paths)
 
     def state(self) -> State:
+        """The container's :class:`~pycontainer.state.State`, its status freshly derived."""
         self.status  # noqa: B018 - refreshes the derived status
         return self._state
 

@@ -42,7 +42,7 @@ class _Context:
     memo: dict = {}
 
 
-_scan = make_scanner(_Context())
+_scan = make_scanner(_Context())  # type: ignore[arg-type]  # it reads only the fields _Context has
 
 
 def loads(text: str | bytes):

@@ -44,6 +44,13 @@ from pycontainer.mountopts import (
 )
 from pycontainer.securejoin import fd_path, open_beneath, open_in_root
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Literal
+
+    Create = Literal["dir", "file"]  # what open_in_root may create
+
+
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x04
@@ -227,7 +234,7 @@ def _mount_entry(
 
         data = lsm.mount_data(data, m.type, mount_label)
     source = m.source
-    create = "dir"
+    create: Create = "dir"
     if opts.bind:
         source = os.path.join(os.fspath(bundle), source) if source and not source.startswith("/") else source
         try:
@@ -287,7 +294,11 @@ def _open_ordinary_directory(root_fd: int, m, where: str) -> int:
 
 
 def _not_ordinary(m, where: str, e: OSError) -> ContainerError:
-    why = {errno.ELOOP: "a symlink in the rootfs", errno.ENOTDIR: "not a directory"}.get(e.errno, e.strerror)
+    reasons: dict[int | None, str | None] = {
+        errno.ELOOP: "a symlink in the rootfs",
+        errno.ENOTDIR: "not a directory",
+    }
+    why = reasons.get(e.errno, e.strerror)
     if m.type in ("proc", "sysfs"):
         rule = f'filesystem "{m.type}" must be mounted on ordinary directory'  # runc's words
     else:
@@ -341,7 +352,7 @@ def _finish_mount(
     fd = _open_target(root_fd, destination, None, where)
     try:
         target = fd_path(fd)
-        if wants_remount:
+        if wants_remount and bind_source is not None:  # (wants_remount implies a source)
             locked = os.statvfs(bind_source).f_flag
             syscalls.mount(None, target, None, bind_remount_flags(opts, locked))
         for flag in opts.propagation:
@@ -426,7 +437,7 @@ def _mount_at(
         os.close(fd)
 
 
-def _open_target(root_fd: int, path: str, create: str | None, where: str) -> int:
+def _open_target(root_fd: int, path: str, create: Create | None, where: str) -> int:
     try:
         return open_in_root(root_fd, path, create=create)
     except OSError as e:

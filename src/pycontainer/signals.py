@@ -46,7 +46,7 @@ def parse(text: str) -> int:
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    number = names().get(name)
-    if number is None:
+    found = names().get(name)
+    if found is None:
         raise ValueError(f"unknown signal {text!r}")
-    return number
+    return found

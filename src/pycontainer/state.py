@@ -28,6 +28,10 @@ from pycontainer.errors import (
     StateUnreadable,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 DEFAULT_ROOT = "/run/pycontainer"
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"  # the config the container was created with (exec's defaults)
@@ -100,7 +104,25 @@ class State:
     }
     __slots__ = (*FIELDS, "status")
 
-    def __init__(self, **fields) -> None:
+    # The fields' types, for type checkers (the slots above hold them).
+    id: str
+    pid: int
+    bundle: str
+    rootfs: str
+    created: str
+    annotations: dict[str, str]
+    owner: str
+    oci_version: str
+    init_start_time: int
+    cgroups_path: str
+    cgroup_paths: dict[str, str]
+    cgroup_created: list[str]
+    hooks: dict[str, Any]
+    creator_pid: int
+    creator_start_time: int
+    status: str
+
+    def __init__(self, **fields: Any) -> None:
         unknown = set(fields) - set(self.FIELDS)
         if unknown:
             raise TypeError(f"unknown state fields: {sorted(unknown)}")
@@ -111,10 +133,11 @@ class State:
             setattr(self, name, value)
         self.status = "creating"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, in the order of ``state.json`` (what is stored, not what ``state`` prints)."""
         return {name: getattr(self, name) for name in self.FIELDS}
 
-    def to_oci(self) -> dict:
+    def to_oci(self) -> dict[str, Any]:
         """The JSON ``nsinit state`` prints (runc's field names and order)."""
         return {
             "ociVersion": self.oci_version,
@@ -154,7 +177,7 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-def open_process(pid: int, start_time: int) -> int | None:
+def open_process(pid: int, start_time: int | None) -> int | None:
     """A pidfd for process ``pid`` if it is still the one that started at
     ``start_time`` (the init on record), else None.  The start time is read
     again once the pidfd is held: the pidfd then names that process for good,
@@ -205,7 +228,7 @@ def open_namespace_of(pidfd: int, pid: int, name: str) -> int:
 class StateDir:
     """One container's directory under the state root."""
 
-    def __init__(self, root: str | os.PathLike, container_id: str) -> None:
+    def __init__(self, root: str | os.PathLike[str], container_id: str) -> None:
         check_id(container_id)
         if not os.fspath(root):
             raise ContainerError("state root: empty path")
@@ -246,7 +269,7 @@ class StateDir:
         write_private(tmp, jsonio.dumps(state.to_dict()))
         os.replace(tmp, os.path.join(self.path, STATE_FILE))
 
-    def save_config(self, config: dict) -> None:
+    def save_config(self, config: dict[str, Any]) -> None:
         write_private(os.path.join(self.path, CONFIG_FILE), jsonio.dumps(config))
 
     @property
@@ -419,5 +442,5 @@ class _Lock:
             raise ContainerNotFound(f"container {self.state_dir.id!r} does not exist")
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         os.close(self.fd)

@@ -12,6 +12,10 @@ import os
 
 from pycontainer._native._core import ffi, lib
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
 # clone(2) / unshare(2) / setns(2) flags, from <linux/sched.h>.
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -231,9 +235,9 @@ class ExecRequest:
 
     def __init__(
         self,
-        path: str,
-        argv: list[str],
-        envp: list[str],
+        path: str | bytes,
+        argv: Sequence[str | bytes],
+        envp: Sequence[str | bytes],
         close_from: int = 3,
         uid: int | None = None,
         gid: int = 0,
@@ -286,7 +290,7 @@ def _exec_struct(req: ExecRequest):
     e = ffi.new("struct pyc_exec *")
     keep.append(e)
 
-    def cstr_array(items: list[str]):
+    def cstr_array(items: Sequence[str | bytes]):
         cs = [ffi.new("char[]", os.fsencode(s)) for s in items]
         keep.extend(cs)
         arr = ffi.new("char *[]", cs + [ffi.NULL])
@@ -296,7 +300,7 @@ def _exec_struct(req: ExecRequest):
     path = ffi.new("char[]", os.fsencode(req.path))
     keep.append(path)
     e.path = path
-    argv = req.argv
+    argv: Sequence[str | bytes] = req.argv
     if req.trampoline_fd >= 0:
         argv = [req.path, "-", *argv]  # the trampoline's: PATH ERRFD ARGV... (errors to stderr)
     e.argv = cstr_array(argv)

@@ -16,9 +16,9 @@ import time
 import pytest
 
 from pycontainer import Container
-from pycontainer.cli.default_spec import default_spec
 from pycontainer.errors import ContainerError
 from pycontainer.security.capabilities import CAPABILITIES
+from pycontainer.spec.defaults import default_spec, runc_json
 from tests.conftest import ENGINE_FIXTURES, NSINIT, status_field
 from tests.vmprobe import no_setuid
 
@@ -340,7 +340,7 @@ def test_inheritable_set_is_empty_unless_asked_for(bundle, uid, inheritable):
 def test_default_masked_and_readonly_paths_cover_dockers():
     """``nsinit spec`` masks at least what Docker masks and makes read-only what Docker does."""
     docker = json.loads((ENGINE_FIXTURES / "docker-create-memory64m-pids50.json").read_text())["linux"]
-    ours = default_spec()["linux"]
+    ours = runc_json(default_spec())["linux"]
     docker_masked = set(docker["maskedPaths"]) | {"/sys/devices/virtual/powercap"}  # moby >= 20.10
     assert docker_masked <= set(ours["maskedPaths"])
     assert set(docker["readonlyPaths"]) <= set(ours["readonlyPaths"])
@@ -349,7 +349,7 @@ def test_default_masked_and_readonly_paths_cover_dockers():
 def test_masked_and_readonly_paths_cannot_be_undone_without_cap_sys_admin(bundle):
     """Masks and read-only binds are mounts: without CAP_SYS_ADMIN the container can neither
     unmount nor remount them (a runtime that hid them by other means could be undone)."""
-    spec = default_spec()["linux"]
+    spec = runc_json(default_spec())["linux"]
     bundle.config["linux"]["maskedPaths"] = spec["maskedPaths"]
     bundle.config["linux"]["readonlyPaths"] = spec["readonlyPaths"]
     masked_files = [p for p in spec["maskedPaths"] if os.path.isfile(p)]  # what this kernel has

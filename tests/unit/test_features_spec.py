@@ -12,12 +12,11 @@ import pytest
 
 import pycontainer
 from pycontainer import jsonio
-from pycontainer.cli import default_spec as default_spec_mod
 from pycontainer.cli import features as features_mod
-from pycontainer.cli.default_spec import default_spec
 from pycontainer.cli.features import features, mount_options, supported_seccomp_flags
 from pycontainer.mountopts import parse_mount_options
 from pycontainer.security.capabilities import CAPABILITIES
+from pycontainer.spec import defaults as default_spec_mod
 from pycontainer.spec import load_config, validate
 from pycontainer.spec.validate import (
     NAMESPACE_TYPES,
@@ -28,6 +27,14 @@ from pycontainer.spec.validate import (
 )
 
 RUNC = shutil.which("runc")
+
+
+def default_spec(rootless: bool = False) -> dict:
+    """The document ``nsinit spec [--rootless]`` writes."""
+    spec = default_spec_mod.default_spec(terminal=True, rootless=rootless, host_network=rootless)
+    return default_spec_mod.runc_json(spec)
+
+
 needs_runc = pytest.mark.skipif(RUNC is None, reason="runc is not installed")
 
 # What we list deliberately differently from runc (see the modules' docstrings).

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from pycontainer import OCI_VERSION, __version__
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 
 class ArgumentError(Exception):
     """Bad command line: the message is printed, exit code 1 (as runc)."""
@@ -184,8 +188,13 @@ COMMANDS = {
 class Args:
     """The parsed command line: attributes named after the flags' dests."""
 
-    def __init__(self, **values) -> None:
+    def __init__(self, **values: Any) -> None:
         self.__dict__.update(values)
+
+    if TYPE_CHECKING:  # pragma: no cover
+
+        def __getattr__(self, name: str) -> Any:
+            """Tells a type checker that any flag's dest may be read."""
 
     def __repr__(self) -> str:
         return f"Args({self.__dict__!r})"

@@ -129,7 +129,7 @@ def _exec_config_file(args) -> int:
     from pycontainer.spec import load_config
 
     spec = load_config(args.target)
-    if args.cmd:
+    if args.cmd and spec.process is not None:  # (no process: create reports it, with its path)
         spec.process.args = list(args.cmd)
     container_id = f"nsinit-{os.getpid()}-{os.urandom(4).hex()}"
     relay = _SignalRelay()
@@ -392,20 +392,20 @@ def cmd_features(args) -> int:
 
 def cmd_spec(args) -> int:
     """Write a default config.json into the bundle, refusing to overwrite one (as runc)."""
-    from pycontainer.cli.default_spec import default_spec
+    from pycontainer.spec.defaults import default_spec, runc_json
 
+    # runc's example: a terminal, and `runc spec --rootless` shares the host's network.
+    spec = default_spec(
+        terminal=True, rootless=args.rootless, host_network=args.rootless, seccomp=args.seccomp
+    )
+    text = jsonio.dumps(runc_json(spec), indent=2) + "\n"
     path = os.path.join(args.bundle, "config.json")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     except FileExistsError:
         raise ContainerError(f"File {path} exists. Remove it first") from None
-    spec = default_spec(rootless=args.rootless)
-    if args.seccomp:
-        from pycontainer.security.default_profile import docker_default_profile
-
-        spec["linux"]["seccomp"] = docker_default_profile()
     with os.fdopen(fd, "w") as f:
-        f.write(jsonio.dumps(spec, indent=2) + "\n")
+        f.write(text)
     return 0
 
 

@@ -33,6 +33,10 @@ from pycontainer.errors import ConfigError, ContainerError
 from pycontainer.log import get_logger
 from pycontainer.network.config import SECTION, NetworkConfig, parse
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from pycontainer.network.config import Veth
+
 RECORD = "network.json"
 HOSTS = "hosts"
 # The container's network namespace, bind-mounted in the state dir while it
@@ -106,7 +110,7 @@ def plan(spec, root: str, container_id: str) -> Network:
     if spec.linux and spec.linux.net_devices:
         _check_devices(spec.linux.net_devices)
     if cfg.veth is not None:
-        _check_free(cfg)
+        _check_free(cfg, cfg.veth)
     return net
 
 
@@ -156,6 +160,7 @@ def _hosts_lines(cfg: NetworkConfig, spec, root: str) -> str:
     for i, link in enumerate(cfg.links):
         address = link.address
         if address is None:
+            assert link.container is not None  # a link names an address or a container (config.py)
             address = peer_address(root, link.container, f"{SECTION}.links[{i}].container")
         lines.append(f"{address}\t{link.name}")
     return "\n".join(lines) + "\n"
@@ -200,11 +205,11 @@ def _check_devices(devices: dict) -> None:
             )
 
 
-def _check_free(cfg: NetworkConfig) -> None:
+def _check_free(cfg: NetworkConfig, veth: Veth) -> None:
     """Names must be free (the host veth) or fit (an existing bridge); read
     from /sys, so the netlink code is loaded only once there is work for it."""
-    if os.path.exists(f"/sys/class/net/{cfg.veth.host_name}"):
-        raise ConfigError(f"interface {cfg.veth.host_name!r} already exists", f"{SECTION}.veth.hostName")
+    if os.path.exists(f"/sys/class/net/{veth.host_name}"):
+        raise ConfigError(f"interface {veth.host_name!r} already exists", f"{SECTION}.veth.hostName")
     if cfg.bridge is not None:
         path = f"/sys/class/net/{cfg.bridge.name}"
         if os.path.exists(path) and not os.path.exists(f"{path}/bridge"):
@@ -332,7 +337,7 @@ class Network:
                 if self.devices:
                     self._move_devices(host, inside, ns_fd)
                 if self.cfg.veth is not None:
-                    self._veth(host, inside, ns_fd)
+                    self._veth(self.cfg.veth, host, inside, ns_fd)
         except NetlinkError as e:
             raise ContainerError(f"network setup: {e.strerror}") from None
 
@@ -350,9 +355,9 @@ class Network:
             self.device_config[host_name]["index"] = inside.index(name)
         self._write_record(init=self.init)
 
-    def _veth(self, host, inside, ns_fd: int) -> None:
+    def _veth(self, veth: Veth, host, inside, ns_fd: int) -> None:
         """Called with the lock held (the bridge is shared)."""
-        veth, bridge = self.cfg.veth, self.cfg.bridge
+        bridge = self.cfg.bridge
         host.add_veth(veth.host_name, veth.name, ns_fd, mtu=veth.mtu, peer_mac=veth.mac)
         failpoints.reached("network.veth-created")
         host_index = host.index(veth.host_name)

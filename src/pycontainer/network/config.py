@@ -278,29 +278,30 @@ def _ports(raw, at: str, problems: list[Problem]) -> list[Port]:
         if not isinstance(item, dict):
             problems.append(Problem(where, "must be an object"))
             continue
-        numbers = []
+        numbers: list[int] = []
         for key in ("hostPort", "containerPort"):
             value = item.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
                 problems.append(Problem(f"{where}.{key}", f"{value!r} is not a port (1-65535)"))
-            numbers.append(value)
+            numbers.append(value)  # type: ignore[arg-type]  # not read unless every value is a port
         protocol = item.get("protocol", "tcp")
         if protocol not in PROTOCOLS:
             problems.append(
                 Problem(f"{where}.protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
             )
             continue
-        if len(problems) and any(p.path.startswith(where + ".") for p in problems):
+        if len(problems) and any(p.path.startswith(where + ".") for p in problems):  # type: ignore[attr-defined]  # until Problem declares its slots
             continue
-        key = (numbers[0], protocol)
-        if key in seen:
+        published = (numbers[0], protocol)
+        if published in seen:
             problems.append(
                 Problem(
-                    f"{where}.hostPort", f"{numbers[0]}/{protocol} is already published by {at}[{seen[key]}]"
+                    f"{where}.hostPort",
+                    f"{numbers[0]}/{protocol} is already published by {at}[{seen[published]}]",
                 )
             )
             continue
-        seen[key] = i
+        seen[published] = i
         out.append(Port(numbers[0], numbers[1], protocol))
     return out
 

@@ -16,6 +16,10 @@ import sys
 
 from pycontainer import syscalls
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 NETLINK_ROUTE = 0
 _m = None  # the pyroute2 pieces, once loaded
 
@@ -120,7 +124,7 @@ class Netlink:
         msg["header"]["sequence_number"] = self.seq
         msg.encode()
         self.sock.send(msg.data)
-        answers = []
+        answers: list[Any] = []
         while True:
             data = self.sock.recv(65536)
             offset = 0
@@ -238,7 +242,7 @@ class Netlink:
         msg["family"] = socket.AF_INET if iface.version == 4 else socket.AF_INET6
         msg["prefixlen"] = iface.network.prefixlen
         msg["index"] = index
-        attrs = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
+        attrs: list[tuple[str, str | int]] = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
         if iface.version == 4:
             attrs.append(("IFA_BROADCAST", str(iface.network.broadcast_address)))
         else:

@@ -65,10 +65,12 @@ class Pending:
             text=True,
         )
         if script is not None:
+            assert self.proc.stdin is not None  # stdin=PIPE
             self.proc.stdin.write(script)
             self.proc.stdin.close()
 
     def result(self) -> tuple[int, str]:
+        assert self.proc.stdout is not None  # stdout=PIPE
         output = self.proc.stdout.read()
         self.proc.stdout.close()
         return self.proc.wait(), output

@@ -49,6 +49,8 @@ from pycontainer.log import get_logger
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from pycontainer.spec.models import Seccomp
 
 log = get_logger(__name__)
@@ -164,6 +166,8 @@ class CompiledFilter:
     ``flags`` (seccomp(2) ``SECCOMP_FILTER_FLAG_*`` bits).  Immutable: a cached one is shared."""
 
     __slots__ = ("bpf", "flags")
+    bpf: bytes
+    flags: int
 
     def __init__(self, bpf: bytes, flags: int = 0) -> None:
         object.__setattr__(self, "bpf", bytes(bpf))
@@ -499,8 +503,8 @@ def _compile(seccomp: Seccomp) -> CompiledFilter:
                         f"libseccomp refused the rule for {name}: {e.strerror}", path=rule_at
                     ) from None
     if unknown:
-        names = ", ".join(dict.fromkeys(unknown))
-        log.warning("seccomp: syscalls unknown on this architecture ignored: %s", names)
+        listed = ", ".join(dict.fromkeys(unknown))
+        log.warning("seccomp: syscalls unknown on this architecture ignored: %s", listed)
 
     program = _export(filt)
     if not _permissive(seccomp, default):
@@ -533,9 +537,10 @@ class _Subscriptable:
 def _stand_ins() -> dict:
     import types
 
-    util = types.ModuleType("ctypes.util")
+    # Stand-in modules are plain objects to a type checker: attributes are set on them freely.
+    util: Any = types.ModuleType("ctypes.util")
     util.find_library = _SONAMES.get
-    typing = types.ModuleType("typing")
+    typing: Any = types.ModuleType("typing")
     anything = _Subscriptable()
     typing.Any = typing.Collection = typing.Iterable = typing.Union = anything
     typing.cast = lambda _type, value: value
@@ -687,7 +692,7 @@ def _assemble(prog: list) -> bytes:
 
     pack = struct.Struct("=HBBI").pack
     labels: dict[str, int] = {}
-    insns = []
+    insns: list[Any] = []
     for item in prog:
         if item[0] == "label":
             labels[item[1]] = len(insns)

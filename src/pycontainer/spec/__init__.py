@@ -51,6 +51,10 @@ from pycontainer.spec.models import (
 )
 from pycontainer.spec.validate import check, validate, validate_process, validate_resources
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
+if TYPE_CHECKING:  # pragma: no cover
+    from pycontainer.spec.defaults import default_spec as default_spec
+
 __all__ = [
     "CPU",
     "BlockIO",
@@ -98,3 +102,12 @@ __all__ = [
     "validate_process",
     "validate_resources",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # default_spec is imported on first use: running a container never needs it.
+    if name == "default_spec":
+        from pycontainer.spec.defaults import default_spec
+
+        return default_spec
+    raise AttributeError(f"module 'pycontainer.spec' has no attribute {name!r}")

@@ -31,7 +31,16 @@ import sys
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
-    from typing import Any, ClassVar
+    from typing import Any, ClassVar, dataclass_transform
+else:
+
+    def dataclass_transform(**_options: object) -> Callable[[type], type]:
+        """At run time a no-op: the decorator only tells type checkers what ``Model`` does."""
+        return _identity
+
+
+def _identity(cls: type) -> type:
+    return cls
 
 
 class _Missing:
@@ -76,6 +85,9 @@ class IntRange:
     """The range a JSON integer must fall in; named in annotations through aliases such as ``UInt32``."""
 
     __slots__ = ("name", "lo", "hi")
+    name: str
+    lo: int
+    hi: int
 
     def __init__(self, name: str, lo: int, hi: int) -> None:
         object.__setattr__(self, "name", name)
@@ -94,7 +106,7 @@ class IntRange:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not IntRange:
             return NotImplemented
-        return (self.name, self.lo, self.hi) == (other.name, other.lo, other.hi)  # type: ignore[attr-defined]
+        return (self.name, self.lo, self.hi) == (other.name, other.lo, other.hi)
 
     def __hash__(self) -> int:
         return hash((self.name, self.lo, self.hi))
@@ -102,7 +114,11 @@ class IntRange:
 
 # To a type checker the aliases are plain ints; at run time they are the ranges the loader enforces.
 if TYPE_CHECKING:  # pragma: no cover
-    Int32 = Int64 = UInt16 = UInt32 = UInt64 = int
+    Int32 = int
+    Int64 = int
+    UInt16 = int
+    UInt32 = int
+    UInt64 = int
 else:
     Int32 = IntRange("int32", -(2**31), 2**31 - 1)
     Int64 = IntRange("int64", -(2**63), 2**63 - 1)
@@ -111,6 +127,7 @@ else:
     UInt64 = IntRange("uint64", 0, 2**64 - 1)
 
 
+@dataclass_transform(kw_only_default=True, field_specifiers=(field,))
 class Model:
     """Base of the config models: fields from annotations, keyword-only ``__init__``, repr, eq."""
 

@@ -22,7 +22,7 @@ import posixpath
 from pycontainer import jsonio
 from pycontainer.errors import ConfigError, Problem
 from pycontainer.spec import _model
-from pycontainer.spec._model import ANY, DICT, FLOAT, INT, LIST, MODEL, OPTIONAL, SCALAR, Model
+from pycontainer.spec._model import ANY, DICT, FLOAT, INT, LIST, MODEL, OPTIONAL, SCALAR, IntRange, Model
 from pycontainer.spec.models import Process, Resources, Spec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
@@ -156,9 +156,10 @@ def parse_json(raw: bytes | str, where: str) -> Any:
     except UnicodeDecodeError as exc:  # bytes that are not text
         raise ConfigError(f"{where}: invalid JSON: {exc}") from None
     except ValueError as exc:
-        if hasattr(exc, "lineno"):
+        if hasattr(exc, "lineno"):  # jsonio.JSONError or json.JSONDecodeError: both say where
+            e: Any = exc
             raise ConfigError(
-                f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None
         # NaN/Infinity
         raise ConfigError(f"{where}: invalid JSON: {exc}") from None
@@ -175,8 +176,8 @@ def _plan(cls: type[Model]) -> tuple[tuple[str, str, tuple[int, Any], bool], ...
     plan = _plans.get(cls)
     if plan is None:
         hints = _model.resolve(cls)
-        skip = getattr(cls, "NOT_IN_JSON", frozenset())
-        required = getattr(cls, "REQUIRED", frozenset())
+        skip: frozenset[str] = getattr(cls, "NOT_IN_JSON", frozenset())
+        required: frozenset[str] = getattr(cls, "REQUIRED", frozenset())
         plan = _plans[cls] = tuple(
             (f.name, json_key(cls, f.name), _strip_optional(hints[f.name]), f.name in required)
             for f in _model.fields(cls)
@@ -212,9 +213,7 @@ def _convert(value: Any, tp: tuple[int, Any], path: str, problems: list[Problem]
         if type(value) is int:
             if arg is None or arg.lo <= value <= arg.hi:
                 return value
-            problems.append(
-                Problem(path, f"{value} is out of range for {arg.name} (expected {arg.lo}..{arg.hi})")
-            )
+            problems.append(Problem(path, out_of_range(value, arg)))
             return _INVALID
         return _convert_int(value, path, problems)
     elif kind == DICT:
@@ -294,6 +293,11 @@ def _convert_int(value: Any, path: str, problems: list[Problem]) -> Any:
         problems.append(Problem(path, f"expected an integer, got {value!r}"))
         return _INVALID
     return _mismatch(value, (INT, None), path, problems)
+
+
+def out_of_range(value: int, limits: IntRange) -> str:
+    """The message for an integer outside its JSON type's range."""
+    return f"{value} is out of range for {limits.name} (expected {limits.lo}..{limits.hi})"
 
 
 def _mismatch(value: Any, tp: tuple[int, Any], path: str, problems: list[Problem]) -> _Invalid:

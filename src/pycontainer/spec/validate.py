@@ -14,8 +14,20 @@ from __future__ import annotations
 from pycontainer import jsonio
 from pycontainer.errors import ConfigError, Problem
 from pycontainer.security.capabilities import CAPABILITIES
-from pycontainer.spec._model import Model, fields
-from pycontainer.spec.load import _plan, json_key
+from pycontainer.spec._model import (
+    ANY,
+    DICT,
+    FLOAT,
+    INT,
+    LIST,
+    MODEL,
+    OPTIONAL,
+    SCALAR,
+    Model,
+    fields,
+    resolve,
+)
+from pycontainer.spec.load import _describe, _json_type, _plan, json_key, out_of_range
 from pycontainer.spec.models import Hooks, Linux
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs milliseconds)
@@ -159,11 +171,13 @@ _NEED_NS = 'expected {{"type": "{}"}} in linux.namespaces'
 
 
 def validate(spec: Spec) -> list[Problem]:
-    """Every semantic problem of ``spec``, in the order of the config's sections; empty if none."""
-    problems: list[Problem] = []
-    for rule in _SPEC_RULES:
-        problems.extend(rule(spec))
-    return problems
+    """Every problem of ``spec``, in the order of the config's sections; empty if none.
+
+    A spec built or changed in code is checked as the loader checks JSON first: every value must
+    have its field's type and range (``process.args`` a list of strings, ``linux.resources`` a
+    :class:`Resources`, not a dict), with the same JSON paths and messages.  If any value has the
+    wrong type only those problems are returned: the semantic rules need well-typed values."""
+    return _validate(spec, "", (problem for rule in _SPEC_RULES for problem in rule(spec)))
 
 
 def check(spec: Spec) -> None:
@@ -175,12 +189,23 @@ def check(spec: Spec) -> None:
 
 def validate_process(process: Process, path: str = "") -> list[Problem]:
     """The problems of a process on its own, as given to ``exec --process`` (paths start at ``path``)."""
-    return _text(process, path, list(_process(process, path)))
+    return _validate(process, path, _process(process, path))
 
 
 def validate_resources(resources: Resources, path: str = "") -> list[Problem]:
     """The problems of a resources object on its own, as given to ``update --resources``."""
-    return list(_resources(resources, path))
+    return _validate(resources, path, _resources(resources, path))
+
+
+def _validate(obj: Model, path: str, rules: Iterator[Problem]) -> list[Problem]:
+    """Types first; the semantic ``rules`` (a generator, not yet run) only on well-typed values.
+    Problems with text (NUL bytes ...) come last, as the config's sections are read."""
+    types: list[Problem] = []
+    texts: list[Problem] = []
+    _check_object(obj, path, types, texts)
+    if types:
+        return types + texts
+    return [*rules, *texts]
 
 
 # --- message helpers ----------------------------------------------------------------------------------
@@ -301,11 +326,115 @@ def _ids(values: Sequence[tuple[str, int | None]]) -> Iterator[Problem]:
             yield Problem(at, f"{ID_RANGE} (got {value})")
 
 
+# --- types and text: one walk over every value ----------------------------------------------------------
+#
+# The loader checks types while it converts JSON; a model built or changed in code has not been through
+# it, so validate() walks the model against the same resolved annotations.  The same walk checks that
+# every string can reach C intact, which the loaded config needs too: one pass over the values on every
+# start.  Plain recursion appending to lists: no generators on this path.
+
+
+# Per model class: (attribute, JSON key, resolved type without its "| None", whether None is allowed).
+_type_plans: dict[type, tuple[tuple[str, str, tuple[int, Any], bool], ...]] = {}
+
+
+def _type_plan(cls: type[Model]) -> tuple[tuple[str, str, tuple[int, Any], bool], ...]:
+    plan = _type_plans.get(cls)
+    if plan is None:
+        hints = resolve(cls)
+        plan = _type_plans[cls] = tuple(
+            (name, key, tp, hints[name][0] in (OPTIONAL, ANY)) for name, key, tp, _ in _plan(cls)
+        )
+    return plan
+
+
+def _check_object(obj: Model, path: str, types: list[Problem], texts: list[Problem]) -> None:
+    prefix = f"{path}." if path else ""
+    for name, key, tp, nullable in _type_plan(obj.__class__):
+        value = getattr(obj, name)
+        if value is None:
+            if not nullable:
+                types.append(Problem(prefix + key, f"expected {_describe(tp)}, got None"))
+        elif tp[0] == SCALAR and value.__class__ is tp[1]:  # the common case, inline
+            if tp[1] is str and not _clean(value):
+                texts.append(_bad_text(value, prefix + key))
+        else:
+            _check_value(value, tp, prefix + key, types, texts)
+
+
+def _check_value(
+    value: Any, tp: tuple[int, Any], path: str, types: list[Problem], texts: list[Problem]
+) -> None:
+    """Check one value against a resolved annotation (see ``_model.resolve``)."""
+    kind, arg = tp
+    cls = value.__class__
+    if kind == OPTIONAL:
+        if value is not None:
+            _check_value(value, arg, path, types, texts)
+        return
+    if kind == SCALAR:
+        if cls is arg:
+            if cls is str and not _clean(value):
+                texts.append(_bad_text(value, path))
+            return
+    elif kind == INT:
+        if cls is int:
+            if arg is not None and not arg.lo <= value <= arg.hi:
+                types.append(Problem(path, out_of_range(value, arg)))
+            return
+    elif kind == MODEL:
+        if cls is arg:
+            _check_object(value, path, types, texts)
+            return
+        name = arg.__qualname__
+        got = "a dict" if cls is dict else _python_type(value)
+        types.append(Problem(path, f"expected a {name} (build it with {name}(...)), got {got}"))
+        return
+    elif kind == LIST:
+        if cls is list:
+            if arg[0] == SCALAR and all(item.__class__ is arg[1] for item in value):
+                if arg[1] is not str or _clean("".join(value)):
+                    return  # a list of clean strings (env, args, seccomp names): one check for all
+            for i, item in enumerate(value):
+                _check_value(item, arg, f"{path}[{i}]", types, texts)
+            return
+    elif kind == DICT:
+        if cls is dict:
+            for key, item in value.items():
+                at = f"{path}[{_q(key)}]" if key.__class__ is str else f"{path}[{key!r}]"
+                if key.__class__ is not str:
+                    types.append(Problem(at, f"expected a string key, got {_python_type(key)}"))
+                    continue
+                if not _clean(key):
+                    texts.append(_bad_text(key, at))
+                _check_value(item, arg, at, types, texts)
+            return
+    elif kind == FLOAT:
+        if cls is int or cls is float:
+            return
+    else:  # ANY: raw JSON, kept as given (our extensions); its strings must still reach C intact
+        _text(value, path, texts)
+        return
+    types.append(Problem(path, f"expected {_describe(tp)}, got {_python_type(value)}"))
+
+
+def _python_type(value: Any) -> str:
+    """What a value built in code is: its JSON type's name for what JSON has (``string``, as the
+    loader says), else the Python class (``a tuple``, ``a Resources``), which points at the fix."""
+    cls = value.__class__
+    if cls in _JSON_CLASSES:
+        return _json_type(value)
+    name = cls.__qualname__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+_JSON_CLASSES = frozenset({str, int, float, bool, list})
+
+
 def _text(value: Any, path: str, problems: list[Problem]) -> list[Problem]:
-    r"""Every string of the config (at any depth) must reach C intact: a NUL byte would end it
+    r"""Every string of raw JSON (at any depth) must reach C intact: a NUL byte would end it
     there (``A=b\0c`` becoming ``A=b``), and a lone surrogate (``"\ud800"``) has no UTF-8
-    form at all.  Object keys are checked too.  Appends to ``problems`` and returns it (a plain
-    recursion: this walks every value of the config on every start, so no generators)."""
+    form at all.  Object keys are checked too.  Appends to ``problems`` and returns it."""
     cls = value.__class__
     if cls is str:
         if not _clean(value):
@@ -313,7 +442,7 @@ def _text(value: Any, path: str, problems: list[Problem]) -> list[Problem]:
     elif cls is list:
         strings = [item for item in value if item.__class__ is str]
         if len(strings) == len(value) and _clean("".join(strings)):
-            return problems  # a list of clean strings (seccomp names, env, args): one check for all
+            return problems
         for i, item in enumerate(value):
             _text(item, f"{path}[{i}]", problems)
     elif cls is dict:
@@ -321,12 +450,6 @@ def _text(value: Any, path: str, problems: list[Problem]) -> list[Problem]:
             at = f"{path}[{_q(key)}]"
             _text(key, at, problems)
             _text(item, at, problems)
-    elif isinstance(value, Model):
-        prefix = f"{path}." if path else ""
-        for name, key, _, _ in _plan(cls):
-            item = getattr(value, name)
-            if item is not None and item.__class__ is not bool and item.__class__ is not int:
-                _text(item, prefix + key, problems)
     return problems
 
 
@@ -474,14 +597,14 @@ def _capabilities(process: Process, path: str) -> Iterator[Problem]:
     # said it was ready): an effective capability that is not permitted, an inheritable one
     # outside the bounding set.  runc fails the same configs with "unable to apply caps".
     # (An ambient one that is not permitted and inheritable is skipped, as runc and crun do.)
-    for kind, within in (("effective", "permitted"), ("inheritable", "bounding")):
+    for kind_name, within in (("effective", "permitted"), ("inheritable", "bounding")):
         allowed = set(getattr(caps, within))
-        for i, name in enumerate(getattr(caps, kind)):
+        for i, name in enumerate(getattr(caps, kind_name)):
             if name in CAPABILITIES and name not in allowed:
                 yield Problem(
-                    f"{path}.{kind}[{i}]",
+                    f"{path}.{kind_name}[{i}]",
                     f"{_q(name)} is not in {path}.{within} (unable to apply caps: the kernel "
-                    f"refuses {kind} capabilities outside the {within} set)",
+                    f"refuses {kind_name} capabilities outside the {within} set)",
                 )
 
 
@@ -770,6 +893,14 @@ def _resources(res: Resources, path: str) -> Iterator[Problem]:
             )
     memory = res.memory
     if memory is not None:
+        # The kernel reads "-1" as unlimited and refuses any other negative byte count.
+        for key in ("limit", "reservation", "swap"):
+            value = getattr(memory, key)
+            if value is not None and value < -1:
+                yield Problem(
+                    _join(path, f"memory.{key}"),
+                    f"{value} is out of range (expected a byte count, or -1 for unlimited)",
+                )
         # 2**64-1 is uint64(-1): Go engines write it for "leave swappiness alone", and runc accepts it.
         if memory.swappiness is not None and memory.swappiness > 100 and memory.swappiness != 2**64 - 1:
             yield Problem(
@@ -947,10 +1078,6 @@ def _intel_rdt(spec: Spec) -> Iterator[Problem]:
         )
 
 
-def _spec_text(spec: Spec) -> Iterator[Problem]:
-    return iter(_text(spec, "", []))
-
-
 # The rules in the order of the config's sections, so problems read top to bottom.
 _SPEC_RULES: tuple[Callable[[Spec], Iterator[Problem]], ...] = (
     _version,
@@ -971,5 +1098,4 @@ _SPEC_RULES: tuple[Callable[[Spec], Iterator[Problem]], ...] = (
     _seccomp,
     _personality,
     _intel_rdt,
-    _spec_text,
 )
