@@ -12,6 +12,7 @@ processes) on an undo stack, so a failure at any step leaves nothing behind::
 
 from __future__ import annotations
 
+import builtins  # `list` below is also Container.list: annotations in the class say builtins.list
 import errno
 import os
 import time
@@ -438,7 +439,7 @@ class Container(PopenLike):
         self,
         process=None,
         *,
-        args: list[str] | None = None,
+        args: builtins.list[str] | None = None,
         preserve_fds: int = 0,
         console_socket: str | None = None,
         stdin: StdioArg = None,
@@ -578,7 +579,7 @@ class Container(PopenLike):
             if kills:
                 yield "oom", kills
 
-    def pids(self) -> list[int]:
+    def pids(self) -> builtins.list[int]:
         """Every process in the container's cgroups (host pids, sorted)."""
         found: set[int] = set()
         for directory in set(self._state.cgroup_paths.values()):
@@ -755,7 +756,7 @@ class Container(PopenLike):
 
     # Last in the class: below it, ``list`` in an annotation would name this method.
     @classmethod
-    def list(cls, root: str | os.PathLike | None = None) -> list[Container]:
+    def list(cls, root: str | os.PathLike | None = None) -> builtins.list[Container]:
         """Every container under the state root (default
         :func:`state.default_root`), by id, its status read now.  One deleted
         meanwhile, or whose state cannot be read, is left out; so is anything

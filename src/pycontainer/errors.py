@@ -33,6 +33,9 @@ class PycontainerError(Exception):
     #: (name -> "str", "int", "bool", "bytes" or "problems"; None is allowed
     #: for each).  A subclass lists its own and its bases'.
     _wire: ClassVar[dict[str, str]] = {}
+    #: False for the errors only the library's own side raises (a wait's
+    #: timeout): they never come from a container's process.
+    _crosses: ClassVar[bool] = True
 
 
 class Problem:
@@ -220,6 +223,8 @@ def error_classes() -> dict[str, type[PycontainerError]]:
     pending: list[type[PycontainerError]] = [PycontainerError]
     while pending:
         cls = pending.pop()
+        if not cls._crosses:
+            continue  # nor its subclasses
         if cls.__module__ == __name__:
             found[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
@@ -233,7 +238,11 @@ def to_wire(exc: BaseException) -> dict[str, Any]:
     to fit :data:`WIRE_OUTPUT_LIMIT`; problems as path/message pairs).  Uses no
     import: the init calls it after pivot_root."""
     kind = next(
-        (c for c in type(exc).__mro__ if c.__module__ == __name__ and issubclass(c, PycontainerError)),
+        (
+            c
+            for c in type(exc).__mro__
+            if c.__module__ == __name__ and issubclass(c, PycontainerError) and c._crosses
+        ),
         ContainerError,
     )
     attrs: dict[str, Any] = {}
@@ -310,6 +319,8 @@ def _decode(what: str, value: object) -> Any:
 class _ProcessOutputError(PycontainerError):
     """What TimeoutExpired and CalledProcessError carry, as subprocess's:
     ``cmd``, ``output`` (alias ``stdout``) and ``stderr``."""
+
+    _crosses = False  # raised by the caller's side only: never sent by an init
 
     def __init__(self, cmd: object, output: bytes | str | None, stderr: bytes | str | None) -> None:
         self.cmd = cmd

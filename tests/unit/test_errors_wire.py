@@ -61,6 +61,12 @@ def test_the_table_holds_every_class_of_the_hierarchy():
     assert {"PycontainerError", "ConfigError", "ContainerError", "HookError", "ResourceError"} <= set(table)
     assert all(issubclass(cls, PycontainerError) for cls in table.values())
     assert "ChannelClosed" not in table  # the parent's own, never sent
+    assert not {"TimeoutExpired", "CalledProcessError"} & set(table)  # the caller's side only
+
+
+def test_an_error_of_the_callers_side_crosses_as_a_plain_one():
+    back = across(errors.TimeoutExpired(["sleep", "9"], 1.0))
+    assert type(back) is PycontainerError and str(back) == "['sleep', '9'] timed out after 1.0 seconds"
 
 
 @pytest.mark.parametrize(
