@@ -18,7 +18,14 @@ import os
 import time
 
 from pycontainer import OCI_VERSION, failpoints, signals
-from pycontainer.errors import ConfigError, ContainerError, ContainerNotFound, InvalidState, TimeoutExpired
+from pycontainer.errors import (
+    ConfigError,
+    ContainerError,
+    ContainerNotFound,
+    InvalidState,
+    ResourceError,
+    TimeoutExpired,
+)
 from pycontainer.log import get_logger
 from pycontainer.popen import PopenLike
 from pycontainer.state import (
@@ -35,10 +42,16 @@ from pycontainer.state import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from types import TracebackType
+    from typing import Any
 
     from pycontainer.cgroups import Manager
+    from pycontainer.namespaces import Plan
+    from pycontainer.network import Network as NetworkPlan
+    from pycontainer.rootless import NoCgroups
+    from pycontainer.security.seccomp import CompiledFilter
+    from pycontainer.spec.models import Linux, Mount, Process, Resources, Spec
     from pycontainer.stdio import StdioArg, Streams
 
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -55,9 +68,9 @@ class Undo:
     __slots__ = ("_steps",)
 
     def __init__(self) -> None:
-        self._steps: list = []
+        self._steps: list[tuple[Callable[..., object], tuple[object, ...]]] = []
 
-    def callback(self, fn, *args) -> None:
+    def callback(self, fn: Callable[..., object], *args: object) -> None:
         self._steps.append((fn, args))
 
     def pop_all(self) -> None:
@@ -157,7 +170,7 @@ class Container(PopenLike):
         container_id: str,
         bundle: str | os.PathLike | None = None,
         *,
-        spec=None,
+        spec: Spec | None = None,
         root: str | os.PathLike | None = None,
         pid_file: str | os.PathLike | None = None,
         no_pivot: bool = False,
@@ -205,11 +218,11 @@ class Container(PopenLike):
                 raise TypeError("Container.create needs a bundle or a spec")
             spec = load_config(os.path.join(bundle, "config.json"), bundle=bundle)
         check(spec)
-        _check_runnable(spec)
+        process = _check_runnable(spec)
         _check_mount_count(spec)
-        streams_wanted = _check_stdio(spec.process, stdin, stdout, stderr)
+        streams_wanted = _check_stdio(process, stdin, stdout, stderr)
         net = _network_plan(spec, root, container_id)  # before the namespace plan: it may join a peer's
-        if spec.process.terminal and not console_socket and not terminal_here:
+        if process.terminal and not console_socket and not terminal_here:
             raise ContainerError(
                 "cannot allocate a terminal for a detached container without --console-socket"
             )
@@ -255,7 +268,7 @@ class Container(PopenLike):
             failpoints.reached("create.state-saved")
             fifo_fd = open_exec_fifo(state_dir.fifo)
             undo.callback(os.close, fifo_fd)
-            ours, console_fd = _console_fds(spec.process, console_socket, undo)
+            ours, console_fd = _console_fds(process, console_socket, undo)
             streams = _open_streams(streams_wanted, stdin, stdout, stderr, undo)
             idmapped = _idmapped_mounts(spec, undo)
             if net is not None:
@@ -336,15 +349,16 @@ class Container(PopenLike):
         container._console = ours
         # Our child, not reaped before this: the pid is the init's for sure.
         container._pidfd = os.pidfd_open(pid)
-        container.args = list(spec.process.args)
+        container.args = list(process.args)
         if streams is not None:
             streams.close_child_ends()  # the init's now: EOF comes when its process is done
             container.stdin, container.stdout, container.stderr = streams.files(text, encoding, errors)
         return container
 
     @classmethod
-    def run(cls, container_id: str, bundle=None, **kwargs) -> int:
-        """create + start + wait + delete; returns the exit code."""
+    def run(cls, container_id: str, bundle: str | os.PathLike | None = None, **kwargs: Any) -> int | None:
+        """create + start + wait + delete; returns the exit code (None if it
+        cannot be known, as for :meth:`wait`)."""
         with cls.create(container_id, bundle, **kwargs) as c:
             c.start()
             return c.wait()
@@ -437,7 +451,7 @@ class Container(PopenLike):
 
     def exec(
         self,
-        process=None,
+        process: Process | None = None,
         *,
         args: builtins.list[str] | None = None,
         preserve_fds: int = 0,
@@ -473,12 +487,20 @@ class Container(PopenLike):
                 os.close(pidfd)
 
     def _exec(
-        self, pidfd: int, process, args, preserve_fds: int, console_socket: str | None, io: tuple
+        self,
+        pidfd: int,
+        process: Process | None,
+        args: builtins.list[str] | None,
+        preserve_fds: int,
+        console_socket: str | None,
+        io: tuple,
     ) -> ExecProcess:
         from pycontainer.process.exec import ExecConfig, namespaces_of_init, spawn_exec
 
         if process is None:
             process = self.config().process
+            if process is None:  # create refused a config without one
+                raise ConfigError("a process is required to run a container", "process")
             if args:
                 process.args = list(args)
         if not process.args:
@@ -487,10 +509,10 @@ class Container(PopenLike):
         stdin, stdout, stderr, text, encoding, errors = io
         streams_wanted = _check_stdio(process, stdin, stdout, stderr)
         config = self.config()
-        seccomp = _compile_seccomp(config, self._dir.root)  # the container's, as runc
+        profile = config.linux.seccomp if config.linux is not None else None
+        seccomp = _compile_seccomp(config, self._dir.root)  # the container's, as runc; None without a profile
         agent = None
-        if seccomp is not None and seccomp.has_listener:
-            profile = config.linux.seccomp
+        if profile is not None and seccomp is not None and seccomp.has_listener:
             agent = (profile.listener_path, profile.listener_metadata, self.state().to_oci())
         undo = Undo()
         join, ns_fds = namespaces_of_init(pidfd, self.pid)  # the init's own, by fd
@@ -521,10 +543,11 @@ class Container(PopenLike):
         proc.console = ours
         return proc
 
-    def update(self, resources) -> None:
+    def update(self, resources: Resources) -> None:
         """Change the resource limits of a created or running container
         (a linux.resources model; zero values mean unchanged)."""
         from pycontainer.cgroups.resources import update_resources
+        from pycontainer.rootless import NoCgroups
         from pycontainer.spec import validate_resources
 
         problems = validate_resources(resources, "linux.resources")
@@ -534,7 +557,13 @@ class Container(PopenLike):
             status = self.status
             if status in ("stopped", "creating"):
                 raise InvalidState(f"cannot update a {status} container")
-            update_resources(self._cgroups(), resources)
+            manager = self._cgroups()
+            if isinstance(manager, NoCgroups):  # rootless, with no cgroup delegated: nowhere to write
+                raise ResourceError(
+                    "linux.resources: cannot be updated: no cgroup is delegated to the user",
+                    path="linux.resources",
+                )
+            update_resources(manager, resources)
 
     def stats(self) -> dict:
         """Resource usage now, in the shape of runc's events stats (cpu,
@@ -598,7 +627,7 @@ class Container(PopenLike):
 
         return network.describe(self._dir.path)
 
-    def config(self):
+    def config(self) -> Spec:
         """The config the container was created with (a Spec)."""
         from pycontainer.spec import load_config
 
@@ -699,7 +728,7 @@ class Container(PopenLike):
         self._dir.remove()
         failpoints.reached("delete.state-removed")
 
-    def _cgroups(self):
+    def _cgroups(self) -> Manager | NoCgroups:
         """The container's cgroup manager, rebuilt from its state."""
         from pycontainer import cgroups
 
@@ -747,7 +776,7 @@ class Container(PopenLike):
     def __enter__(self) -> Container:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._close_streams()  # as Popen's
         try:
             self.delete(force=True)
@@ -764,7 +793,7 @@ class Container(PopenLike):
         from pycontainer.state import check_root
 
         root = default_root() if root is None else root
-        check_root(root)  # a directory, not writable by others (what it lists could be planted)
+        check_root(os.fspath(root))  # a directory, not writable by others (what it lists could be planted)
         try:
             names = sorted(os.listdir(root))
         except FileNotFoundError:
@@ -816,7 +845,7 @@ def remove_leftovers(container_id: str, root: str | os.PathLike | None = None) -
     state_dir.remove()
 
 
-def _kill_all(manager) -> None:
+def _kill_all(manager: Manager | NoCgroups) -> None:
     """SIGKILL every process in the cgroups (thawed: a frozen task dies only
     once thawed); destroy() then waits for them to go."""
     if not signal_members(manager.pids, signals.SIGKILL):
@@ -831,7 +860,7 @@ def _kill_all(manager) -> None:
 MAX_PRESERVE_FDS = 65536  # far above any engine's use; the fds must be open as well
 
 
-def signal_members(members, sig: int, batch: int = 256) -> int:
+def signal_members(members: Callable[[], list[int]], sig: int, batch: int = 256) -> int:
     """Send ``sig`` to every process ``members()`` lists (a cgroup's), each
     through a pidfd taken first and kept only if the pid is still listed
     after: a member that exits meanwhile can never hand its signal to a
@@ -872,7 +901,7 @@ def _check_preserve_fds(count: int) -> None:
             ) from None
 
 
-def _check_mount_count(spec) -> None:
+def _check_mount_count(spec: Spec) -> None:
     """More mounts than the kernel's mount-max (per mount namespace, counted
     with the host's mounts it starts with) fail only after every mount before
     the limit was made, which takes minutes: refuse them first."""
@@ -907,7 +936,7 @@ def _remove_cgroups(manager: Manager, planned: list[str]) -> None:
     manager.destroy()
 
 
-def _cgroup_dirs_to_make(manager) -> list[str]:
+def _cgroup_dirs_to_make(manager: Manager) -> list[str]:
     """The cgroup directories ``manager.create()`` is about to make (those
     missing now, top-down), for the state written before it makes them."""
     out: list[str] = []
@@ -935,7 +964,7 @@ def _wait_for_exec(fifo_fd: int, timeout: float = 10.0) -> None:
             return
 
 
-def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int | None, int | None]:
+def _console_fds(process: Process, console_socket: str | None, undo: Undo) -> tuple[int | None, int | None]:
     """(our end, the container's end) for ``process.terminal``: the engine's
     console socket (we keep nothing), or a socketpair for a foreground proxy."""
     if not process.terminal:
@@ -954,7 +983,7 @@ def _console_fds(process, console_socket: str | None, undo: Undo) -> tuple[int |
     return ours, theirs
 
 
-def _check_stdio(process, stdin: StdioArg, stdout: StdioArg, stderr: StdioArg) -> bool:
+def _check_stdio(process: Process, stdin: StdioArg, stdout: StdioArg, stderr: StdioArg) -> bool:
     """Whether the process gets streams of its own (the arguments checked):
     not with ``process.terminal``, whose pty is its stdio."""
     if stdin is None and stdout is None and stderr is None:
@@ -983,7 +1012,7 @@ def _open_streams(
     return streams
 
 
-def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:
+def _idmapped_mounts(spec: Spec, undo: Undo) -> dict[int, int]:
     """Detached idmapped copies of the sources of mounts with uid/gid
     mappings (made here: the kernel wants the host's CAP_SYS_ADMIN)."""
     if not any(_wants_idmap(m) for m in spec.mounts):
@@ -996,20 +1025,23 @@ def _idmapped_mounts(spec, undo: Undo) -> dict[int, int]:
     return fds
 
 
-def _wants_idmap(m) -> bool:
+def _wants_idmap(m: Mount) -> bool:
     return bool(m.uid_mappings or m.gid_mappings) or "idmap" in m.options or "ridmap" in m.options
 
 
-def _placer(manager, net, rootless: bool, strict: bool = False):
+def _placer(
+    manager: Manager | NoCgroups, net: NetworkPlan | None, rootless: bool, strict: bool = False
+) -> Callable[[int], None]:
     """What spawn_init calls while the init sets up its rootfs: place it in its
     cgroups (an unprivileged user's: only the delegated ones, where a refusal
     is a warning unless ``strict``), and with a network to set up, load the
     network code meanwhile."""
-    add = manager.add
+    add: Callable[[int], None] = manager.add
     if rootless:
         from pycontainer import rootless as rl
 
-        add = rl.place_in_cgroups(manager, strict)
+        if not isinstance(manager, rl.NoCgroups):  # no cgroup delegated: nothing to place the init in
+            add = rl.place_in_cgroups(manager, strict)
     if net is None:
         return add
 
@@ -1020,7 +1052,7 @@ def _placer(manager, net, rootless: bool, strict: bool = False):
     return place
 
 
-def _network_plan(spec, root, container_id: str):
+def _network_plan(spec: Spec, root: str | os.PathLike, container_id: str) -> NetworkPlan | None:
     """The network the config asks for (``linux.netDevices``, our
     ``pycontainer.network``), checked; None (and nothing imported) without."""
     if spec.pycontainer is None and not (spec.linux and spec.linux.net_devices):
@@ -1032,7 +1064,7 @@ def _network_plan(spec, root, container_id: str):
     return network.plan(spec, os.fspath(root), container_id)
 
 
-def _compile_seccomp(spec, root):
+def _compile_seccomp(spec: Spec, root: str | os.PathLike) -> CompiledFilter | None:
     """``linux.seccomp`` compiled to BPF (None without one), cached under the
     state root: compiling an engine's profile costs more than a container start."""
     if spec.linux is None or spec.linux.seccomp is None:
@@ -1045,11 +1077,12 @@ def _compile_seccomp(spec, root):
     if compiled.has_listener:
         from pycontainer.security import notify
 
-        notify.check_listener_path(spec.linux.seccomp.listener_path)
+        # compile_profile refused SCMP_ACT_NOTIFY rules without a listenerPath
+        notify.check_listener_path(spec.linux.seccomp.listener_path or "")
     return compiled
 
 
-def _later_hooks(spec) -> dict[str, list]:
+def _later_hooks(spec: Spec) -> dict[str, list]:
     """The poststart and poststop hooks, as JSON, for the state: start and
     delete run them without loading the config again."""
     if spec.hooks is None:
@@ -1060,10 +1093,11 @@ def _later_hooks(spec) -> dict[str, list]:
     return {phase: [dump(h) for h in hook_list] for phase, hook_list in found.items() if hook_list}
 
 
-def _check_runnable(spec) -> None:
+def _check_runnable(spec: Spec) -> Process:
     """What validation cannot know (the filesystem), and what this version
     cannot do yet: refused where running without it would surprise, named in
-    a warning where the container still runs as asked otherwise."""
+    a warning where the container still runs as asked otherwise.  Returns
+    the process to run."""
     if spec.process is None:
         raise ConfigError("a process is required to run a container", "process")
     rootfs = os.fspath(spec.rootfs)
@@ -1072,9 +1106,10 @@ def _check_runnable(spec) -> None:
     _check_lsm_labels(spec.process, spec.linux)
     for field in not_applied(spec):
         log.warning("%s is not applied by this version of pycontainer", field)
+    return spec.process
 
 
-def _check_rootless(spec, plan) -> None:
+def _check_rootless(spec: Spec, plan: Plan) -> None:
     """An unprivileged user's container: it needs a user namespace, and may
     map only the ids the user holds (rootless.check_mappings)."""
     from pycontainer import rootless
@@ -1094,7 +1129,7 @@ def _check_rootless(spec, plan) -> None:
             )
 
 
-def _check_lsm_labels(process, linux=None) -> None:
+def _check_lsm_labels(process: Process, linux: Linux | None = None) -> None:
     """AppArmor/SELinux labels need their LSM on this host (a clear error if not)."""
     if process.apparmor_profile or process.selinux_label or (linux is not None and linux.mount_label):
         from pycontainer.security import lsm
@@ -1102,13 +1137,13 @@ def _check_lsm_labels(process, linux=None) -> None:
         lsm.check(process, linux)
 
 
-def not_applied(spec) -> list[str]:
+def not_applied(spec: Spec) -> list[str]:
     """The config's fields that this version reads but does not act on yet."""
     linux = spec.linux
     return ["linux.intelRdt"] if linux is not None and linux.intel_rdt is not None else []
 
 
-def _cgroup_mount_dirs(manager) -> dict[str, str]:
+def _cgroup_mount_dirs(manager: Manager | NoCgroups) -> dict[str, str]:
     """For ``cgroup`` mounts: where each hierarchy goes under the mount
     ("memory", "unified", ...: its mountpoint's name below /sys/fs/cgroup; ""
     when it is mounted at /sys/fs/cgroup itself, as on a pure v2 host) -> the

@@ -43,12 +43,14 @@ class Problem:
     ``linux.namespaces[3].type``) and what.  Immutable, compares by value."""
 
     __slots__ = ("path", "message")
+    path: str
+    message: str
 
     def __init__(self, path: str, message: str) -> None:
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "message", message)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Problem is immutable")
 
     def __eq__(self, other: object) -> bool:

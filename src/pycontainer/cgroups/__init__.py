@@ -127,6 +127,7 @@ def _driver(layout: CgroupLayout) -> type[Manager]:
 
 def __getattr__(name: str) -> type[Manager]:
     """``V1Manager`` and ``V2Manager``, imported on first use."""
+    cls: type[Manager]
     if name == "V1Manager":
         from pycontainer.cgroups.v1 import V1Manager as cls
     elif name == "V2Manager":

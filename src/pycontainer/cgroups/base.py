@@ -31,7 +31,7 @@ from pycontainer.log import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import ClassVar
 
     from pycontainer.cgroups.detect import CgroupLayout
@@ -164,7 +164,7 @@ class Manager:
     driver: ClassVar[str]
 
     def __init__(
-        self, path: str, layout: CgroupLayout, directories: dict[str, str | os.PathLike[str]] | None = None
+        self, path: str, layout: CgroupLayout, directories: Mapping[str, str | os.PathLike[str]] | None = None
     ) -> None:
         """*path* is the cgroupsPath (absolute: below each hierarchy's root;
         relative: below the runtime's own cgroup, see the driver).

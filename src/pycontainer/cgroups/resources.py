@@ -59,6 +59,7 @@ from pycontainer.log import get_logger
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeVar
 
     from pycontainer.cgroups.base import Manager
     from pycontainer.spec.models import (
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
         Rdma,
         Resources,
     )
+
+    _T = TypeVar("_T")
 
 log = get_logger(__name__)
 
@@ -591,10 +594,10 @@ def _memory_v2(ctx: _Context, d: str, m: Memory) -> None:
         if swap_max == 0 and swap > 0:
             swap_text = "0"  # memory+swap == memory: no swap at all
         if swap_text:
-            exc = ctx.try_write(d, "memory.swap.max", swap_text)
-            if exc is not None:
-                if exc.errno != errno.ENOENT:
-                    raise ctx.error(exc, d, "memory.swap.max", swap_text, f"{at}.swap")
+            failed = ctx.try_write(d, "memory.swap.max", swap_text)
+            if failed is not None:
+                if failed.errno != errno.ENOENT:
+                    raise ctx.error(failed, d, "memory.swap.max", swap_text, f"{at}.swap")
                 log.warning("%s.swap: this kernel does not account swap (no memory.swap.max); ignored", at)
         if limit:
             ctx.write(d, "memory.max", _v2_number(limit), f"{at}.limit")
@@ -870,18 +873,18 @@ def _hugetlb(ctx: _Context, d: str, limits: list[HugepageLimit], v2: bool) -> No
             raise ConfigError(str(exc), path=f"{at}.pageSize") from None
         value = str(hp.limit)
         name = f"hugetlb.{size}.{suffix}"
-        exc = ctx.try_write(d, name, value)
-        if exc is not None:
+        failed = ctx.try_write(d, name, value)
+        if failed is not None:
             hint = ""
-            if exc.errno == errno.ENOENT:
+            if failed.errno == errno.ENOENT:
                 sizes = ", ".join(host_hugepage_sizes()) or "none"
                 hint = f" ({hp.page_size} is not a huge page size of this host; it has: {sizes})"
-            raise ctx.error(exc, d, name, value, at, hint)
+            raise ctx.error(failed, d, name, value, at, hint)
         if rsvd:
-            exc = ctx.try_write(d, f"hugetlb.{size}.rsvd.{suffix}", value)
-            if exc is not None:
-                if exc.errno != errno.ENOENT:
-                    raise ctx.error(exc, d, f"hugetlb.{size}.rsvd.{suffix}", value, at)
+            failed = ctx.try_write(d, f"hugetlb.{size}.rsvd.{suffix}", value)
+            if failed is not None:
+                if failed.errno != errno.ENOENT:
+                    raise ctx.error(failed, d, f"hugetlb.{size}.rsvd.{suffix}", value, at)
                 rsvd = False
 
 
@@ -921,7 +924,7 @@ def _devices(ctx: _Context, res: Resources | None) -> None:
         return  # an update without device rules leaves them as they are
     place = ctx.place("devices")
     if ctx.mode == "v2" and ctx.unified_dir is not None:
-        _devices_bpf(ctx, rules)
+        _devices_bpf(ctx, ctx.unified_dir, rules)
         return
     if place is None or place[1]:
         if rules:
@@ -944,13 +947,13 @@ def _devices(ctx: _Context, res: Resources | None) -> None:
             device_rule_string(rule),
             f"{ROOT}.devices[{i}]",
         )
-    for rule in DEFAULT_DEVICE_RULES:
-        ctx.write(d, "devices.allow", device_rule_string(rule), f"{ROOT}.devices (default rule)")
+    for default in DEFAULT_DEVICE_RULES:
+        ctx.write(d, "devices.allow", device_rule_string(default), f"{ROOT}.devices (default rule)")
 
 
-def _devices_bpf(ctx: _Context, rules: list) -> None:
+def _devices_bpf(ctx: _Context, directory: str, rules: list) -> None:
     """Pure cgroup v2: the same whitelist as a BPF device program attached to
-    the container's cgroup (replacing the one attached before, on update)."""
+    the container's cgroup *directory* (replacing the one attached before, on update)."""
     if _running_in_userns():
         log.debug("%s.devices: in a user namespace, no device program can be attached; skipped", ROOT)
         return
@@ -958,12 +961,12 @@ def _devices_bpf(ctx: _Context, rules: list) -> None:
 
     at = f"{ROOT}.devices"
     try:
-        devicefilter.install(ctx.unified_dir, [*rules, *DEFAULT_DEVICE_RULES])
+        devicefilter.install(directory, [*rules, *DEFAULT_DEVICE_RULES])
     except ValueError as exc:
         raise ConfigError(str(exc), path=at) from exc
     except OSError as exc:
         raise ResourceError(
-            f"{at}: cannot attach the device program to {ctx.unified_dir}: {exc.strerror or exc}",
+            f"{at}: cannot attach the device program to {directory}: {exc.strerror or exc}",
             path=at,
             error_number=exc.errno,
         ) from exc
@@ -1055,6 +1058,14 @@ def _by_version(v1: Callable, v2: Callable, attr: str) -> Callable[[_Context, st
     return apply
 
 
+def _wanted_part(section: _T | None, json_key: str) -> _T:
+    """The section of the resources a step applies: its ``wanted`` checked
+    that the section is set, so None here is a bug in the table."""
+    if section is None:
+        raise ValueError(f"{ROOT}.{json_key}: applied while unset")
+    return section
+
+
 def _wanted_network(attr: str) -> Callable[[Resources], bool]:
     def wanted(res: Resources) -> bool:
         return res.network is not None and bool(getattr(res.network, attr))
@@ -1064,7 +1075,13 @@ def _wanted_network(attr: str) -> Callable[[Resources], bool]:
 
 # In runc's v1 order (cpuset before the rest; devices is handled apart).
 _STEPS: tuple[_Step, ...] = (
-    _Step("cpuset", "cpu", _cpuset_wanted, lambda ctx, d, res, v2: _cpuset(ctx, d, res.cpu, v2), True),
+    _Step(
+        "cpuset",
+        "cpu",
+        _cpuset_wanted,
+        lambda ctx, d, res, v2: _cpuset(ctx, d, _wanted_part(res.cpu, "cpu"), v2),
+        True,
+    ),
     _Step("memory", "memory", _memory_wanted, _by_version(_memory_v1, _memory_v2, "memory"), True),
     _Step("cpu", "cpu", _cpu_wanted, _by_version(_cpu_v1, _cpu_v2, "cpu"), True),
     _Step("pids", "pids", _pids_wanted, _pids, True),
@@ -1080,14 +1097,14 @@ _STEPS: tuple[_Step, ...] = (
         "net_cls",
         "network.classID",
         _wanted_network("class_id"),
-        lambda ctx, d, res, v2: _net_cls(ctx, d, res.network),
+        lambda ctx, d, res, v2: _net_cls(ctx, d, _wanted_part(res.network, "network")),
         False,
     ),
     _Step(
         "net_prio",
         "network.priorities",
         _wanted_network("priorities"),
-        lambda ctx, d, res, v2: _net_prio(ctx, d, res.network),
+        lambda ctx, d, res, v2: _net_prio(ctx, d, _wanted_part(res.network, "network")),
         False,
     ),
     _Step("rdma", "rdma", lambda res: bool(res.rdma), lambda ctx, d, res, v2: _rdma(ctx, d, res.rdma), False),

@@ -87,8 +87,11 @@ class OomWatcher:
         return _keyed(self._v1_dir, "memory.oom_control").get("oom_kill") if self._v1_dir else None
 
     def _read_v2(self) -> int:
-        os.lseek(self.fd, 0, os.SEEK_SET)  # reading again re-arms POLLPRI
-        text = os.read(self.fd, 4096).decode()
+        fd = self.fd
+        if fd is None:
+            raise ValueError("OomWatcher: memory.events read after close()")
+        os.lseek(fd, 0, os.SEEK_SET)  # reading again re-arms POLLPRI
+        text = os.read(fd, 4096).decode()
         for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill":

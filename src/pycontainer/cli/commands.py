@@ -9,6 +9,10 @@ from pycontainer.container import Container, write_pid_file
 from pycontainer.errors import ContainerError, ExecFailed, InvalidState
 from pycontainer.state import default_root
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def _root(args) -> str:
     return args.root or default_root()
@@ -70,14 +74,28 @@ def _run_foreground(container: Container, relay: _SignalRelay) -> int:
             return _with_terminal_proxy(container.terminal(), container.pid, container.start, container.wait)
         relay.relay_to(container.pid)
         container.start()
-        return container.wait()
+        return _known(container.wait())
     finally:
         relay.pid = 0  # signals from now on are dropped: the delete must not be cut short
         container.delete(force=True)
         relay.remove()
 
 
-def _with_terminal_proxy(master: int, pid: int, start, wait) -> int:
+def _known(code: int | None) -> int:
+    """nsinit's exit code: the process's.  None is what the library returns
+    when the status is gone: someone else reaped the process (with SIGCHLD
+    ignored by whoever started nsinit, the kernel does)."""
+    if code is None:
+        raise ContainerError(
+            "the exit code of the container's process is unknown: it was reaped elsewhere"
+            " (is SIGCHLD ignored?)"
+        )
+    return code
+
+
+def _with_terminal_proxy(
+    master: int, pid: int, start: Callable[[], object], wait: Callable[[], int | None]
+) -> int:
     """Join our terminal to the container's pty until it closes (runc run's
     tty proxy); SIGWINCH resizes the pty, the other signals are relayed."""
     from pycontainer.console import TerminalProxy
@@ -91,7 +109,7 @@ def _with_terminal_proxy(master: int, pid: int, start, wait) -> int:
                     signals.set_handler(sig, lambda s, _f: _forward(pid, s))
             start()
             proxy.run()
-            return wait()
+            return _known(wait())
     finally:
         os.close(master)
 
@@ -159,7 +177,7 @@ def _exec_in_container(args) -> int:
         return _with_terminal_proxy(proc.terminal(), proc.pid, lambda: None, proc.wait)
     for sig in signals.FORWARDED:
         signals.set_handler(sig, lambda s, _f: _forward(proc.pid, s))
-    return proc.wait()
+    return _known(proc.wait())
 
 
 def _exec_process(args, container):
@@ -358,7 +376,7 @@ def cmd_events(args) -> int:
         return 0
     interval = _seconds(args.interval)
     for kind, data in container.events(interval=interval):
-        if kind == "oom":  # one line per kill, without "data", as runc's
+        if kind == "oom" and isinstance(data, int):  # one line per kill, without "data", as runc's
             for _ in range(data):
                 print(jsonio.dumps({"type": "oom", "id": args.id}), flush=True)
             continue

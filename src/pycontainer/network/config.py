@@ -290,7 +290,7 @@ def _ports(raw, at: str, problems: list[Problem]) -> list[Port]:
                 Problem(f"{where}.protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
             )
             continue
-        if len(problems) and any(p.path.startswith(where + ".") for p in problems):  # type: ignore[attr-defined]  # until Problem declares its slots
+        if len(problems) and any(p.path.startswith(where + ".") for p in problems):
             continue
         published = (numbers[0], protocol)
         if published in seen:

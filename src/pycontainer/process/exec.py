@@ -19,6 +19,10 @@ from pycontainer.errors import ContainerError
 from pycontainer.process.channel import Channel
 from pycontainer.process.parent import HostFacts, abandon, log_unraisable_ambient
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from pycontainer.spec.models import Personality
+
 # /proc/PID/ns names of the namespace types, in join order.
 NS_FILES = {
     "user": "user",
@@ -63,7 +67,9 @@ class ExecConfig:
         self.console_fd = console_fd  # where the process sends its pty's master (process.terminal)
         self.join = join  # (type, /proc/INIT/ns/...) for every namespace the init does not share with us
         self.preserve_fds = preserve_fds
-        self.personality = None  # the container's linux.personality: exec'd processes run in it too
+        self.personality: Personality | None = (
+            None  # the container's linux.personality: exec'd processes run in it too
+        )
         self.host = HostFacts.of_this_host()  # in the parent: the container may fake its /proc
         self.stdio: list[int | None] | None = None  # the fds its 0, 1, 2 become (stdio.Streams)
 
@@ -188,6 +194,8 @@ def _child_main(cfg: ExecConfig, channel: Channel) -> None:
         _, cfg.host.setgroups_allowed = channel.wait_for_go()
         process = cfg.process
         if process.terminal:
+            if cfg.console_fd is None:  # the caller passes one whenever process.terminal is set
+                raise ContainerError("process.terminal is set but the process was given no console fd")
             pty = console.open_pty("/", bind_console=False)  # on the container's devpts
             console.setup_terminal(cfg.console_fd, pty, process.console_size)
         if cfg.personality is not None:

@@ -74,6 +74,8 @@ def run_init(cfg: InitConfig, channel: Channel, trampoline: int) -> None:
         os.chroot(os.fspath(spec.rootfs))
         os.chdir("/")
     if process.terminal:
+        if cfg.console_fd is None:  # the parent passes one whenever process.terminal is set
+            raise ContainerError("process.terminal is set but the init was given no console fd")
         console.setup_terminal(cfg.console_fd, pty, process.console_size)
     set_hostname(spec)
     set_personality(spec)
