@@ -222,8 +222,11 @@ def _links() -> set[str]:
 def _children() -> set[int]:
     kids = set()
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
-            kids.update(int(p) for p in f.read().split())
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+                kids.update(int(p) for p in f.read().split())
+        except FileNotFoundError:
+            continue  # a thread that exited meanwhile (asyncio's executor, a test's own)
     return kids
 
 
